@@ -74,15 +74,26 @@ impl App {
     }
 
     pub async fn build_with(config: Config, opts: PoolOptions) -> Result<App, BuildError> {
-        let db_err = |source| BuildError::Database { url: crate::store::pool::redact_url(&config.database_url), source };
+        let db_err = |source| BuildError::Database {
+            url: crate::store::pool::redact_url(&config.database_url),
+            source,
+        };
         let db = Db::connect(&config.database_url, &opts).await.map_err(db_err)?;
         db.migrate().await.map_err(db_err)?;
         let sessions = SessionBackend::for_db(&db, opts.pg_schema.as_deref()).map_err(BuildError::Sessions)?;
-        sessions.migrate().await.map_err(|e| BuildError::Sessions(e.to_string()))?;
+        sessions
+            .migrate()
+            .await
+            .map_err(|e| BuildError::Sessions(e.to_string()))?;
         if config.session_secret.is_none() {
             tracing::warn!("no session_secret configured: cookies are signed with a random per-process key, so sessions end at restart and are not shared between instances");
         }
-        let state = AppState(Arc::new(Shared { db, config, templates: Templates::new(), metrics: metrics_handle() }));
+        let state = AppState(Arc::new(Shared {
+            db,
+            config,
+            templates: Templates::new(),
+            metrics: metrics_handle(),
+        }));
         Ok(App { state, sessions })
     }
 
@@ -99,7 +110,10 @@ impl App {
             .route("/o/{org}/", get(auth::home))
             .route("/o/{org}/login", get(auth::login_page).post(auth::login_submit))
             .route("/o/{org}/logout", post(auth::logout))
-            .route("/o/{org}/recover/{token}", get(auth::recover_page).post(auth::recover_submit))
+            .route(
+                "/o/{org}/recover/{token}",
+                get(auth::recover_page).post(auth::recover_submit),
+            )
             .route("/o/{org}/admin", get(console::page))
             .route("/o/{org}/admin/settings", post(console::save_settings))
             .merge(admin_api::routes())
@@ -116,7 +130,11 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let router = self.router();
         let sessions = self.sessions.clone();
         let cleanup = tokio::spawn(async move {

@@ -61,7 +61,10 @@ pub async fn find_org(db: &Db, slug: &str) -> Result<Organization> {
 }
 
 pub fn org_urls(config: &Config, org: &Organization) -> (String, String) {
-    (config.url(&format!("/o/{}/login", org.slug)), config.url(&format!("/o/{}/admin", org.slug)))
+    (
+        config.url(&format!("/o/{}/login", org.slug)),
+        config.url(&format!("/o/{}/admin", org.slug)),
+    )
 }
 
 pub async fn org_create(db: &Db, config: &Config, slug: &str, name: &str) -> Result<Report> {
@@ -109,8 +112,18 @@ pub async fn org_settings(db: &Db, slug: &str, patch: SettingsPatch) -> Result<R
 pub async fn org_lists(db: &Db, org_id: Uuid) -> Result<OrgLists> {
     Ok(OrgLists {
         roles: db.roles(org_id).await?.into_iter().map(|r| r.code).collect(),
-        locations: db.directory_entries(org_id, Directory::Locations).await?.into_iter().map(|l| l.external_id).collect(),
-        groups: db.directory_entries(org_id, Directory::StaffGroups).await?.into_iter().map(|l| l.external_id).collect(),
+        locations: db
+            .directory_entries(org_id, Directory::Locations)
+            .await?
+            .into_iter()
+            .map(|l| l.external_id)
+            .collect(),
+        groups: db
+            .directory_entries(org_id, Directory::StaffGroups)
+            .await?
+            .into_iter()
+            .map(|l| l.external_id)
+            .collect(),
     })
 }
 
@@ -120,7 +133,9 @@ pub async fn user_create(db: &Db, slug: &str, req: NewUserRequest) -> Result<Rep
     let new_user = user_input::parse_new_user(req, &lists)?;
     let user = match db.create_user(org.id, &new_user, crate::clock::now()).await {
         Err(store::Error::Conflict(field)) => {
-            return fail(format!("{field}: another user in {slug} already has this {field} (compared ignoring case)"))
+            return fail(format!(
+                "{field}: another user in {slug} already has this {field} (compared ignoring case)"
+            ))
         }
         other => other?,
     };
@@ -130,7 +145,14 @@ pub async fn user_create(db: &Db, slug: &str, req: NewUserRequest) -> Result<Rep
             format!("username: {}", user.username),
             format!("email:    {}", user.email),
             format!("role:     {}", user.role),
-            format!("password: {}", if user.password_hash.is_some() { "set" } else { "none (SSO or recovery link only)" }),
+            format!(
+                "password: {}",
+                if user.password_hash.is_some() {
+                    "set"
+                } else {
+                    "none (SSO or recovery link only)"
+                }
+            ),
         ],
         json: serde_json::to_value(&user).unwrap_or(Value::Null),
     })
@@ -141,7 +163,16 @@ pub async fn users(db: &Db, slug: &str) -> Result<Report> {
     let mut all = Vec::new();
     let mut offset = 0;
     loop {
-        let page = db.list_users(org.id, &UserQuery { limit: 500, offset, ..Default::default() }).await?;
+        let page = db
+            .list_users(
+                org.id,
+                &UserQuery {
+                    limit: 500,
+                    offset,
+                    ..Default::default()
+                },
+            )
+            .await?;
         let n = page.users.len() as i64;
         all.extend(page.users);
         if n < 500 {
@@ -151,9 +182,22 @@ pub async fn users(db: &Db, slug: &str) -> Result<Report> {
     }
     let text = all
         .iter()
-        .map(|u| format!("{}  {}  {}  role={}  {}  {}", u.id, u.username, u.email, u.role, u.status.as_str(), u.source.as_str()))
+        .map(|u| {
+            format!(
+                "{}  {}  {}  role={}  {}  {}",
+                u.id,
+                u.username,
+                u.email,
+                u.role,
+                u.status.as_str(),
+                u.source.as_str()
+            )
+        })
         .collect();
-    Ok(Report { text, json: serde_json::to_value(&all).unwrap_or(Value::Null) })
+    Ok(Report {
+        text,
+        json: serde_json::to_value(&all).unwrap_or(Value::Null),
+    })
 }
 
 pub async fn events(db: &Db, slug: &str, user: Option<&str>, outcome: Option<&str>, limit: i64) -> Result<Report> {
@@ -169,7 +213,17 @@ pub async fn events(db: &Db, slug: &str, user: Option<&str>, outcome: Option<&st
         None => None,
         Some(o) => Some(Outcome::parse(o).ok_or_else(|| CommandError("outcome: must be success or failure".into()))?),
     };
-    let list = db.list_events(org.id, &EventQuery { user_id, outcome, limit, ..Default::default() }).await?;
+    let list = db
+        .list_events(
+            org.id,
+            &EventQuery {
+                user_id,
+                outcome,
+                limit,
+                ..Default::default()
+            },
+        )
+        .await?;
     let text = list
         .iter()
         .map(|e| {
@@ -183,7 +237,10 @@ pub async fn events(db: &Db, slug: &str, user: Option<&str>, outcome: Option<&st
             )
         })
         .collect();
-    Ok(Report { text, json: serde_json::to_value(&list).unwrap_or(Value::Null) })
+    Ok(Report {
+        text,
+        json: serde_json::to_value(&list).unwrap_or(Value::Null),
+    })
 }
 
 pub async fn api_key_create(db: &Db, slug: &str, scope: &str, name: &str) -> Result<Report> {
@@ -208,7 +265,10 @@ pub async fn api_key_revoke(db: &Db, slug: &str, id: &str) -> Result<Report> {
         Err(store::Error::NotFound) => return fail(format!("no live API key {id} in {slug}")),
         other => other?,
     }
-    Ok(Report { text: vec![format!("revoked api key {id}")], json: json!({ "id": id, "revoked": true }) })
+    Ok(Report {
+        text: vec![format!("revoked api key {id}")],
+        json: json!({ "id": id, "revoked": true }),
+    })
 }
 
 pub async fn recovery_link(db: &Db, config: &Config, slug: &str, username: &str) -> Result<Report> {
@@ -247,7 +307,10 @@ pub async fn role_map_list(db: &Db, slug: &str) -> Result<Report> {
     let org = find_org(db, slug).await?;
     let list = db.role_mappings(org.id).await?;
     Ok(Report {
-        text: list.iter().map(|m| format!("{} -> {}", m.external_role, m.role_code)).collect(),
+        text: list
+            .iter()
+            .map(|m| format!("{} -> {}", m.external_role, m.role_code))
+            .collect(),
         json: serde_json::to_value(&list).unwrap_or(Value::Null),
     })
 }
@@ -258,14 +321,21 @@ pub async fn role_map_remove(db: &Db, slug: &str, external_role: &str) -> Result
         Err(store::Error::NotFound) => return fail(format!("no role mapping for {external_role:?}")),
         other => other?,
     }
-    Ok(Report { text: vec![format!("removed {external_role}")], json: json!({ "removed": external_role }) })
+    Ok(Report {
+        text: vec![format!("removed {external_role}")],
+        json: json!({ "removed": external_role }),
+    })
 }
 
 pub async fn directory_add(db: &Db, slug: &str, dir: Directory, external_id: &str, name: &str) -> Result<Report> {
     let org = find_org(db, slug).await?;
-    let ext = crate::settings::check_catalog_text("external_id", external_id).map_err(|(f, r)| CommandError(format!("{f}: {r}")))?;
+    let ext = crate::settings::check_catalog_text("external_id", external_id)
+        .map_err(|(f, r)| CommandError(format!("{f}: {r}")))?;
     let name = crate::settings::check_catalog_text("name", name).map_err(|(f, r)| CommandError(format!("{f}: {r}")))?;
-    let entry = match db.add_directory_entry(org.id, dir, &ext, &name, crate::clock::now()).await {
+    let entry = match db
+        .add_directory_entry(org.id, dir, &ext, &name, crate::clock::now())
+        .await
+    {
         Err(store::Error::Conflict(_)) => return fail(format!("external id {ext:?} already exists in {slug}")),
         other => other?,
     };

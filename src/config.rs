@@ -89,7 +89,10 @@ pub struct ConfigError {
 }
 
 fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.to_string(), reason: reason.into() }
+    ConfigError {
+        key: key.to_string(),
+        reason: reason.into(),
+    }
 }
 
 /// Where a value came from, so an error can name `GATEHOUSE_LISTEN` or the
@@ -108,14 +111,27 @@ impl Sources<'_> {
         file.clone().map(|v| (key.to_string(), v))
     }
 
-    fn int(&self, key: &str, file: Option<i64>, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, ConfigError> {
+    fn int(
+        &self,
+        key: &str,
+        file: Option<i64>,
+        default: i64,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<i64, ConfigError> {
         let env_key = format!("GATEHOUSE_{}", key.to_uppercase());
         let (name, value) = match self.env.get(&env_key) {
-            Some(v) => (env_key.clone(), v.parse::<i64>().map_err(|_| bad(&env_key, format!("{v:?} is not a whole number")))?),
+            Some(v) => (
+                env_key.clone(),
+                v.parse::<i64>()
+                    .map_err(|_| bad(&env_key, format!("{v:?} is not a whole number")))?,
+            ),
             None => (key.to_string(), file.unwrap_or(default)),
         };
         if !range.contains(&value) {
-            return Err(bad(&name, format!("{value} is outside {}..={}", range.start(), range.end())));
+            return Err(bad(
+                &name,
+                format!("{value} is outside {}..={}", range.start(), range.end()),
+            ));
         }
         Ok(value)
     }
@@ -139,7 +155,8 @@ impl Config {
         let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("GATEHOUSE_")).collect();
         let text = match file {
             Some(path) => Some(
-                std::fs::read_to_string(path).map_err(|e| bad("--config", format!("cannot read {}: {e}", path.display())))?,
+                std::fs::read_to_string(path)
+                    .map_err(|e| bad("--config", format!("cannot read {}: {e}", path.display())))?,
             ),
             None => None,
         };
@@ -162,10 +179,19 @@ impl Config {
         };
         for key in env.keys() {
             const KNOWN: &[&str] = &[
-                "GATEHOUSE_DATABASE_URL", "GATEHOUSE_LISTEN", "GATEHOUSE_BASE_URL", "GATEHOUSE_SESSION_SECRET",
-                "GATEHOUSE_SESSION_IDLE_MINUTES", "GATEHOUSE_COOKIE_NAME", "GATEHOUSE_LOG_FORMAT", "GATEHOUSE_LOG_LEVEL",
-                "GATEHOUSE_THROTTLE_PER_LOGIN", "GATEHOUSE_THROTTLE_PER_ADDRESS", "GATEHOUSE_THROTTLE_WINDOW_MINUTES",
-                "GATEHOUSE_TRUST_FORWARDED_FOR", "GATEHOUSE_CONFIG",
+                "GATEHOUSE_DATABASE_URL",
+                "GATEHOUSE_LISTEN",
+                "GATEHOUSE_BASE_URL",
+                "GATEHOUSE_SESSION_SECRET",
+                "GATEHOUSE_SESSION_IDLE_MINUTES",
+                "GATEHOUSE_COOKIE_NAME",
+                "GATEHOUSE_LOG_FORMAT",
+                "GATEHOUSE_LOG_LEVEL",
+                "GATEHOUSE_THROTTLE_PER_LOGIN",
+                "GATEHOUSE_THROTTLE_PER_ADDRESS",
+                "GATEHOUSE_THROTTLE_WINDOW_MINUTES",
+                "GATEHOUSE_TRUST_FORWARDED_FOR",
+                "GATEHOUSE_CONFIG",
             ];
             if !KNOWN.contains(&key.as_str()) {
                 return Err(bad(key, "unknown setting (see docs/configuration.md)"));
@@ -183,7 +209,9 @@ impl Config {
             None => "sqlite://gatehouse.db".to_string(),
         };
         let listen = match src.string("listen", &src.file.listen) {
-            Some((key, v)) => v.parse().map_err(|_| bad(&key, format!("{v:?} is not an address like 127.0.0.1:8080")))?,
+            Some((key, v)) => v
+                .parse()
+                .map_err(|_| bad(&key, format!("{v:?} is not an address like 127.0.0.1:8080")))?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
         let base_url = match src.string("base_url", &src.file.base_url) {
@@ -232,7 +260,12 @@ impl Config {
             session_idle_minutes: src.int("session_idle_minutes", src.file.session_idle_minutes, 480, 5..=43_200)?,
             throttle_per_login: src.int("throttle_per_login", src.file.throttle_per_login, 5, 1..=1000)?,
             throttle_per_address: src.int("throttle_per_address", src.file.throttle_per_address, 30, 1..=100_000)?,
-            throttle_window_minutes: src.int("throttle_window_minutes", src.file.throttle_window_minutes, 15, 1..=1440)?,
+            throttle_window_minutes: src.int(
+                "throttle_window_minutes",
+                src.file.throttle_window_minutes,
+                15,
+                1..=1440,
+            )?,
             trust_forwarded_for: src.bool("trust_forwarded_for", src.file.trust_forwarded_for, false)?,
             database_url,
             listen,
@@ -272,17 +305,38 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let cases: &[(Option<&str>, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             (None, &[("GATEHOUSE_LISTEN", "nope")], "GATEHOUSE_LISTEN"),
             (Some("listen = \"nope\""), &[], "listen"),
             (Some("lissen = \"127.0.0.1:1\""), &[], "lissen"),
             (None, &[("GATEHOUSE_BASE_URL", "ftp://x")], "GATEHOUSE_BASE_URL"),
-            (None, &[("GATEHOUSE_DATABASE_URL", "mysql://x")], "GATEHOUSE_DATABASE_URL"),
-            (None, &[("GATEHOUSE_SESSION_SECRET", "short")], "GATEHOUSE_SESSION_SECRET"),
+            (
+                None,
+                &[("GATEHOUSE_DATABASE_URL", "mysql://x")],
+                "GATEHOUSE_DATABASE_URL",
+            ),
+            (
+                None,
+                &[("GATEHOUSE_SESSION_SECRET", "short")],
+                "GATEHOUSE_SESSION_SECRET",
+            ),
             (None, &[("GATEHOUSE_LOG_FORMAT", "xml")], "GATEHOUSE_LOG_FORMAT"),
-            (None, &[("GATEHOUSE_THROTTLE_PER_LOGIN", "0")], "GATEHOUSE_THROTTLE_PER_LOGIN"),
-            (None, &[("GATEHOUSE_THROTTLE_PER_LOGIN", "x")], "GATEHOUSE_THROTTLE_PER_LOGIN"),
-            (None, &[("GATEHOUSE_TRUST_FORWARDED_FOR", "maybe")], "GATEHOUSE_TRUST_FORWARDED_FOR"),
+            (
+                None,
+                &[("GATEHOUSE_THROTTLE_PER_LOGIN", "0")],
+                "GATEHOUSE_THROTTLE_PER_LOGIN",
+            ),
+            (
+                None,
+                &[("GATEHOUSE_THROTTLE_PER_LOGIN", "x")],
+                "GATEHOUSE_THROTTLE_PER_LOGIN",
+            ),
+            (
+                None,
+                &[("GATEHOUSE_TRUST_FORWARDED_FOR", "maybe")],
+                "GATEHOUSE_TRUST_FORWARDED_FOR",
+            ),
             (None, &[("GATEHOUSE_LISTN", "x")], "GATEHOUSE_LISTN"),
         ];
         for (file, vars, key) in cases {
@@ -302,6 +356,9 @@ mod tests {
         )
         .expect("valid");
         let printed = format!("{c:?}");
-        assert!(!printed.contains("hunter2") && !printed.contains("abcdef-secret"), "{printed}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("abcdef-secret"),
+            "{printed}"
+        );
     }
 }

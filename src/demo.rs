@@ -19,9 +19,11 @@ fn err(e: impl std::fmt::Display) -> CommandError {
 
 pub async fn run(mut config: Config, listen: Option<SocketAddr>) -> Result<(), CommandError> {
     let addr = listen.unwrap_or(config.listen);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| CommandError(format!("cannot listen on {addr}: {e} (try: gatehouse demo --listen 127.0.0.1:0)")))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        CommandError(format!(
+            "cannot listen on {addr}: {e} (try: gatehouse demo --listen 127.0.0.1:0)"
+        ))
+    })?;
     let bound = listener.local_addr().map_err(err)?;
     config.listen = bound;
     // The demo always runs on its own fresh file and on the address it got.
@@ -40,7 +42,10 @@ pub async fn run(mut config: Config, listen: Option<SocketAddr>) -> Result<(), C
     println!();
     println!("  sign-in page:   {login}");
     println!("  admin console:  {}", config.url(&format!("/o/{DEMO_SLUG}/admin")));
-    println!("  admin API:      {}", config.url(&format!("/api/v1/orgs/{DEMO_SLUG}/settings")));
+    println!(
+        "  admin API:      {}",
+        config.url(&format!("/api/v1/orgs/{DEMO_SLUG}/settings"))
+    );
     println!("  metrics:        {}", config.url("/metrics"));
     println!();
     println!("  administrator:  admin / {}", passwords.0);
@@ -58,17 +63,27 @@ pub async fn seed(app: &App) -> Result<(String, String), CommandError> {
     let org = db.create_org(DEMO_SLUG, "Demo Organization", now).await.map_err(err)?;
     db.update_settings(
         org.id,
-        &SettingsPatch { jit_creation: Some(true), ..Default::default() }.apply(&org.settings),
+        &SettingsPatch {
+            jit_creation: Some(true),
+            ..Default::default()
+        }
+        .apply(&org.settings),
         now,
     )
     .await
     .map_err(err)?;
     for (ext, name) in [("LOC-PARIS", "Paris"), ("LOC-MTL", "Montréal")] {
-        db.add_directory_entry(org.id, Directory::Locations, ext, name, now).await.map_err(err)?;
+        db.add_directory_entry(org.id, Directory::Locations, ext, name, now)
+            .await
+            .map_err(err)?;
     }
-    db.add_directory_entry(org.id, Directory::StaffGroups, "GRP-NURSES", "Nurses", now).await.map_err(err)?;
+    db.add_directory_entry(org.id, Directory::StaffGroups, "GRP-NURSES", "Nurses", now)
+        .await
+        .map_err(err)?;
     db.set_role_mapping(org.id, "Gatehouse.Admins", 40).await.map_err(err)?;
-    db.set_role_mapping(org.id, "Gatehouse.Managers", 30).await.map_err(err)?;
+    db.set_role_mapping(org.id, "Gatehouse.Managers", 30)
+        .await
+        .map_err(err)?;
     let admin_pw = crate::secrets::random_token(12);
     let alice_pw = crate::secrets::random_token(12);
     for (username, email, first, last, role, pw) in [

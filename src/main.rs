@@ -193,7 +193,9 @@ enum DirectoryCommand {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -216,7 +218,9 @@ async fn open_db(config: &Config) -> Result<Db, CommandError> {
     let db = Db::connect(&config.database_url, &Default::default())
         .await
         .map_err(|e| CommandError(format!("database: {e}")))?;
-    db.migrate().await.map_err(|e| CommandError(format!("database migration: {e}")))?;
+    db.migrate()
+        .await
+        .map_err(|e| CommandError(format!("database migration: {e}")))?;
     Ok(db)
 }
 
@@ -228,7 +232,9 @@ async fn run(cli: Cli) -> Result<Option<Report>, CommandError> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| CommandError(format!("listen {}: {e}", config.listen)))?;
-            let app = App::build(config.clone()).await.map_err(|e| CommandError(e.to_string()))?;
+            let app = App::build(config.clone())
+                .await
+                .map_err(|e| CommandError(e.to_string()))?;
             tracing::info!(listen = %config.listen, base_url = %config.base_url, backend = app.db().backend(), "serving");
             app.serve(listener, gatehouse::app::shutdown_signal())
                 .await
@@ -255,7 +261,14 @@ async fn run(cli: Cli) -> Result<Option<Report>, CommandError> {
 async fn admin_command(db: &Db, config: &Config, command: Command) -> Result<Report, CommandError> {
     match command {
         Command::Org(OrgCommand::Create { slug, name }) => commands::org_create(db, config, &slug, &name).await,
-        Command::Org(OrgCommand::Settings { org, jit, hide_password_login, default_sso_role, profile_sync, ms_id_as_external_id }) => {
+        Command::Org(OrgCommand::Settings {
+            org,
+            jit,
+            hide_password_login,
+            default_sso_role,
+            profile_sync,
+            ms_id_as_external_id,
+        }) => {
             let patch = SettingsPatch {
                 jit_creation: jit.map(Into::into),
                 hide_password_login: hide_password_login.map(Into::into),
@@ -265,8 +278,20 @@ async fn admin_command(db: &Db, config: &Config, command: Command) -> Result<Rep
             };
             commands::org_settings(db, &org, patch).await
         }
-        Command::User(UserCommand::Create { org, username, email, first_name, last_name, role, password_stdin }) => {
-            let password = if password_stdin { Some(read_password_stdin()?) } else { None };
+        Command::User(UserCommand::Create {
+            org,
+            username,
+            email,
+            first_name,
+            last_name,
+            role,
+            password_stdin,
+        }) => {
+            let password = if password_stdin {
+                Some(read_password_stdin()?)
+            } else {
+                None
+            };
             let req = NewUserRequest {
                 username,
                 email,
@@ -284,15 +309,22 @@ async fn admin_command(db: &Db, config: &Config, command: Command) -> Result<Rep
             commands::user_create(db, &org, req).await
         }
         Command::Users { org } => commands::users(db, &org).await,
-        Command::Events { org, user, outcome, limit } => {
-            commands::events(db, &org, user.as_deref(), outcome.as_deref(), limit).await
+        Command::Events {
+            org,
+            user,
+            outcome,
+            limit,
+        } => commands::events(db, &org, user.as_deref(), outcome.as_deref(), limit).await,
+        Command::ApiKey(ApiKeyCommand::Create { org, scope, name }) => {
+            commands::api_key_create(db, &org, &scope, &name).await
         }
-        Command::ApiKey(ApiKeyCommand::Create { org, scope, name }) => commands::api_key_create(db, &org, &scope, &name).await,
         Command::ApiKey(ApiKeyCommand::Revoke { org, id }) => commands::api_key_revoke(db, &org, &id).await,
         Command::RecoveryLink { org, user } => commands::recovery_link(db, config, &org, &user).await,
-        Command::RoleMap(RoleMapCommand::Set { org, external_role, code }) => {
-            commands::role_map_set(db, &org, &external_role, code).await
-        }
+        Command::RoleMap(RoleMapCommand::Set {
+            org,
+            external_role,
+            code,
+        }) => commands::role_map_set(db, &org, &external_role, code).await,
         Command::RoleMap(RoleMapCommand::List { org }) => commands::role_map_list(db, &org).await,
         Command::RoleMap(RoleMapCommand::Remove { org, external_role }) => {
             commands::role_map_remove(db, &org, &external_role).await

@@ -70,7 +70,11 @@ impl SettingsPatch {
             jit_creation: self.jit_creation.unwrap_or(current.jit_creation),
             hide_password_login: self.hide_password_login.unwrap_or(current.hide_password_login),
             default_sso_role: self.default_sso_role.unwrap_or(current.default_sso_role),
-            profile_sync: self.profile_sync.as_deref().and_then(ProfileSync::parse).unwrap_or(current.profile_sync),
+            profile_sync: self
+                .profile_sync
+                .as_deref()
+                .and_then(ProfileSync::parse)
+                .unwrap_or(current.profile_sync),
             ms_id_as_external_id: self.ms_id_as_external_id.unwrap_or(current.ms_id_as_external_id),
         }
     }

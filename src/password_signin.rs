@@ -29,7 +29,10 @@ pub enum Error {
 const WRONG_CREDENTIALS: &str = "The username or password is incorrect.";
 
 fn refusal(reason: &'static str, message: impl Into<String>) -> Refusal {
-    Refusal { reason, message: message.into() }
+    Refusal {
+        reason,
+        message: message.into(),
+    }
 }
 
 pub struct Attempt<'a> {
@@ -85,7 +88,10 @@ async fn decide(db: &Db, config: &Config, a: &Attempt<'_>, login_key: &str) -> R
         return Ok(Err((
             refusal(
                 "password_login_disabled",
-                format!("Password sign-in is turned off for {}. Sign in with your organization's single sign-on.", a.org.name),
+                format!(
+                    "Password sign-in is turned off for {}. Sign in with your organization's single sign-on.",
+                    a.org.name
+                ),
             ),
             None,
         )));
@@ -97,7 +103,11 @@ async fn decide(db: &Db, config: &Config, a: &Attempt<'_>, login_key: &str) -> R
             return Ok(Err((refusal("throttled_address", too_many), None)));
         }
     }
-    if db.recent_password_failures_for_login(a.org.id, login_key, since).await? >= config.throttle_per_login {
+    if db
+        .recent_password_failures_for_login(a.org.id, login_key, since)
+        .await?
+        >= config.throttle_per_login
+    {
         return Ok(Err((refusal("throttled_login", too_many), None)));
     }
 
@@ -120,13 +130,18 @@ async fn decide(db: &Db, config: &Config, a: &Attempt<'_>, login_key: &str) -> R
     // Checked after the password so the page does not reveal archived
     // accounts to someone who does not know the password.
     if user.status == UserStatus::Archived {
-        return Ok(Err((refusal("user_archived", "This account is archived. Ask your administrator."), Some(user.id))));
+        return Ok(Err((
+            refusal("user_archived", "This account is archived. Ask your administrator."),
+            Some(user.id),
+        )));
     }
     Ok(Ok(user))
 }
 
 async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Join(e.to_string()))
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Join(e.to_string()))
 }
 
 /// Consumes a recovery link (single use, 15 minutes; SPEC §5) and records
@@ -165,7 +180,10 @@ pub async fn recover(
     if user.status == UserStatus::Archived {
         event.reason = "user_archived".to_string();
         login_events::record(db, &event, now).await?;
-        return Ok(Err(refusal("user_archived", "This account is archived. Ask your administrator.")));
+        return Ok(Err(refusal(
+            "user_archived",
+            "This account is archived. Ask your administrator.",
+        )));
     }
     let mut tx = db.begin().await?;
     tx.record_sign_in(org.id, user.id, now).await?;

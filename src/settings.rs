@@ -15,7 +15,10 @@ pub fn validate(
     if let Some(code) = patch.default_sso_role {
         if !catalog.contains(&code) {
             let known: Vec<String> = catalog.iter().map(i32::to_string).collect();
-            return Err(("default_sso_role", format!("{code} is not in the role catalog ({})", known.join(", "))));
+            return Err((
+                "default_sso_role",
+                format!("{code} is not in the role catalog ({})", known.join(", ")),
+            ));
         }
     }
     if let Some(mode) = &patch.profile_sync {
@@ -38,7 +41,10 @@ pub fn check_external_role(s: &str) -> Result<(), String> {
 pub fn check_catalog_text(field: &'static str, s: &str) -> Result<String, (&'static str, String)> {
     let t = s.trim();
     if t.is_empty() || t.chars().count() > 255 || t.chars().any(char::is_control) {
-        return Err((field, "must be 1 to 255 characters without control characters".to_string()));
+        return Err((
+            field,
+            "must be 1 to 255 characters without control characters".to_string(),
+        ));
     }
     if field == "external_id" && t.contains(',') {
         // `locations` claims are comma-separated lists of these (SPEC §2).
@@ -60,12 +66,40 @@ mod tests {
         let cur = OrgSettings::default();
         let cases: Vec<(SettingsPatch, Result<(), &str>)> = vec![
             (SettingsPatch::default(), Ok(())),
-            (SettingsPatch { default_sso_role: Some(20), ..Default::default() }, Ok(())),
-            (SettingsPatch { default_sso_role: Some(15), ..Default::default() }, Err("default_sso_role")),
-            (SettingsPatch { profile_sync: Some("force".into()), ..Default::default() }, Ok(())),
-            (SettingsPatch { profile_sync: Some("always".into()), ..Default::default() }, Err("profile_sync")),
             (
-                SettingsPatch { jit_creation: Some(true), default_sso_role: Some(99), ..Default::default() },
+                SettingsPatch {
+                    default_sso_role: Some(20),
+                    ..Default::default()
+                },
+                Ok(()),
+            ),
+            (
+                SettingsPatch {
+                    default_sso_role: Some(15),
+                    ..Default::default()
+                },
+                Err("default_sso_role"),
+            ),
+            (
+                SettingsPatch {
+                    profile_sync: Some("force".into()),
+                    ..Default::default()
+                },
+                Ok(()),
+            ),
+            (
+                SettingsPatch {
+                    profile_sync: Some("always".into()),
+                    ..Default::default()
+                },
+                Err("profile_sync"),
+            ),
+            (
+                SettingsPatch {
+                    jit_creation: Some(true),
+                    default_sso_role: Some(99),
+                    ..Default::default()
+                },
                 Err("default_sso_role"),
             ),
         ];
@@ -81,8 +115,15 @@ mod tests {
     #[test]
     fn patch_applies_only_given_fields() {
         let cur = OrgSettings::default();
-        let next = validate(&SettingsPatch { jit_creation: Some(true), ..Default::default() }, &cur, &catalog())
-            .expect("valid");
+        let next = validate(
+            &SettingsPatch {
+                jit_creation: Some(true),
+                ..Default::default()
+            },
+            &cur,
+            &catalog(),
+        )
+        .expect("valid");
         assert!(next.jit_creation);
         assert_eq!(next.default_sso_role, cur.default_sso_role);
         assert_eq!(next.profile_sync, ProfileSync::Import);

@@ -26,7 +26,10 @@ impl From<FieldError> for crate::web::error::Error {
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> FieldError {
-    FieldError::Invalid { field, reason: reason.into() }
+    FieldError::Invalid {
+        field,
+        reason: reason.into(),
+    }
 }
 
 /// What the org knows: role codes, location and staff-group external ids.
@@ -54,7 +57,11 @@ pub fn check_email(s: &str) -> Result<String, FieldError> {
     let s = s.trim();
     let shaped = match s.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
         }
         None => false,
     };
@@ -82,13 +89,18 @@ fn check_role(code: i32, lists: &OrgLists) -> Result<i32, FieldError> {
         Ok(code)
     } else {
         let known: Vec<String> = lists.roles.iter().map(i32::to_string).collect();
-        Err(invalid("role", format!("{code} is not in the role catalog ({})", known.join(", "))))
+        Err(invalid(
+            "role",
+            format!("{code} is not in the role catalog ({})", known.join(", ")),
+        ))
     }
 }
 
 fn check_group(g: Option<String>, lists: &OrgLists) -> Result<Option<String>, FieldError> {
     match g.filter(|g| !g.is_empty()) {
-        Some(g) if !lists.groups.contains(&g) => Err(invalid("staff_group", format!("no staff group with external id {g:?}"))),
+        Some(g) if !lists.groups.contains(&g) => {
+            Err(invalid("staff_group", format!("no staff group with external id {g:?}")))
+        }
         other => Ok(other),
     }
 }
@@ -240,7 +252,10 @@ pub fn apply_patch(user: &User, patch: UserPatch, lists: &OrgLists) -> Result<Us
         for (field, differs) in changed {
             if differs {
                 debug_assert!(DIRECTORY_LOCKED_FIELDS.contains(&field));
-                return Err(FieldError::Locked { field, reason: LOCK_REASON.to_string() });
+                return Err(FieldError::Locked {
+                    field,
+                    reason: LOCK_REASON.to_string(),
+                });
             }
         }
         if user.status != UserStatus::Archived && next.status == UserStatus::Archived {

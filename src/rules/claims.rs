@@ -48,18 +48,22 @@ pub enum Claim<T> {
 }
 
 impl<T> Claim<T> {
+    /// Not sent: leave the field unchanged.
     pub fn is_absent(&self) -> bool {
         matches!(self, Claim::Absent)
     }
 
+    /// Sent with only empty values: clear what can be cleared.
     pub fn is_empty(&self) -> bool {
         matches!(self, Claim::Empty)
     }
 
+    /// Sent with a value.
     pub fn is_present(&self) -> bool {
         matches!(self, Claim::Present(_))
     }
 
+    /// The value, when there is one.
     pub fn as_present(&self) -> Option<&T> {
         match self {
             Claim::Present(value) => Some(value),
@@ -67,6 +71,7 @@ impl<T> Claim<T> {
         }
     }
 
+    /// The value, when there is one, by value.
     pub fn into_present(self) -> Option<T> {
         match self {
             Claim::Present(value) => Some(value),
@@ -91,6 +96,7 @@ pub enum Language {
 }
 
 impl Language {
+    /// Every supported language, in §2's order.
     pub const ALL: [Language; 6] = [
         Language::En,
         Language::Fr,
@@ -109,6 +115,7 @@ impl Language {
             .find(|language| base.eq_ignore_ascii_case(language.code()))
     }
 
+    /// The code stored and shown (`en`, `fr`, …).
     pub fn code(self) -> &'static str {
         match self {
             Language::En => "en",
@@ -299,10 +306,7 @@ fn alias_for(name: &str, input: &NormalizeInput) -> Option<(Target, usize)> {
         Protocol::Saml => SAML_ALIASES,
         Protocol::Oidc => OIDC_ALIASES,
     };
-    let (order, (_, target)) = table
-        .iter()
-        .enumerate()
-        .find(|(_, (alias, _))| *alias == name)?;
+    let (order, (_, target)) = table.iter().enumerate().find(|(_, (alias, _))| *alias == name)?;
     // §2: the Microsoft object id is an external id only when the org says so.
     if *target == Target::ExternalId && !input.ms_id_as_external_id {
         return None;
@@ -311,10 +315,7 @@ fn alias_for(name: &str, input: &NormalizeInput) -> Option<(Target, usize)> {
 }
 
 /// Groups every attribute by the claim it feeds, best source first.
-fn collect_sources<'a>(
-    input: &NormalizeInput<'a>,
-    warnings: &mut Vec<Warning>,
-) -> BTreeMap<Target, Vec<Source<'a>>> {
+fn collect_sources<'a>(input: &NormalizeInput<'a>, warnings: &mut Vec<Warning>) -> BTreeMap<Target, Vec<Source<'a>>> {
     let mut by_target: BTreeMap<Target, Vec<Source<'a>>> = BTreeMap::new();
     for (attribute, raw_values) in input.raw {
         let values = non_empty(raw_values);
@@ -361,11 +362,7 @@ fn collect_sources<'a>(
 /// (override or canonical name) hid a different value sent under another name.
 /// Alias-vs-alias shadowing is silent: Entra routinely sends a UPN that differs
 /// from the mail address, and that is not news.
-fn winner<'a>(
-    target: Target,
-    sources: &[Source<'a>],
-    warnings: &mut Vec<Warning>,
-) -> Option<(&'a str, Vec<&'a str>)> {
+fn winner<'a>(target: Target, sources: &[Source<'a>], warnings: &mut Vec<Warning>) -> Option<(&'a str, Vec<&'a str>)> {
     let (first, rest) = sources.split_first()?;
     if !matches!(first.rank, Rank::Alias(_)) {
         for loser in rest.iter().filter(|loser| loser.values != first.values) {
@@ -383,14 +380,28 @@ fn winner<'a>(
     Some((first.attribute, first.values.clone()))
 }
 
+/// The attributes of one login grouped by claim, consumed claim by claim.
+struct Found<'a> {
+    sources: BTreeMap<Target, Vec<Source<'a>>>,
+    warnings: Vec<Warning>,
+}
+
+impl<'a> Found<'a> {
+    fn take(&mut self, target: Target) -> Option<(&'a str, Vec<&'a str>)> {
+        let sources = self.sources.remove(&target)?;
+        winner(target, &sources, &mut self.warnings)
+    }
+
+    fn text(&mut self, target: Target) -> Claim<String> {
+        let found = self.take(target);
+        single(target, found, &mut self.warnings)
+    }
+}
+
 /// A single-valued claim: the first non-empty value, with `multiple_values` when
 /// the IdP sent several different ones (§2 claims are single-valued except
 /// `locations` and `externalRoleId`).
-fn single(
-    target: Target,
-    found: Option<(&str, Vec<&str>)>,
-    warnings: &mut Vec<Warning>,
-) -> Claim<String> {
+fn single(target: Target, found: Option<(&str, Vec<&str>)>, warnings: &mut Vec<Warning>) -> Claim<String> {
     let Some((attribute, values)) = found else {
         return Claim::Absent;
     };
@@ -494,58 +505,27 @@ fn first_non_empty<'a>(raw: &'a RawClaims, name: &str) -> Option<&'a str> {
 /// - OIDC: `username` = `preferred_username`, else `sub`; no email default.
 pub fn normalize(input: &NormalizeInput) -> (Claims, Vec<Warning>) {
     let mut warnings = Vec::new();
-    let mut sources = collect_sources(input, &mut warnings);
-    let mut take = |target: Target, warnings: &mut Vec<Warning>| {
-        let found = sources.remove(&target)?;
-        winner(target, &found, warnings)
-    };
+    let sources = collect_sources(input, &mut warnings);
+    let mut found = Found { sources, warnings };
 
-    let first_name = single(
-        Target::FirstName,
-        take(Target::FirstName, &mut warnings),
-        &mut warnings,
-    );
-    let last_name = single(
-        Target::LastName,
-        take(Target::LastName, &mut warnings),
-        &mut warnings,
-    );
-    let display_name = single(
-        Target::DisplayName,
-        take(Target::DisplayName, &mut warnings),
-        &mut warnings,
-    );
-    let mut email = email(take(Target::Email, &mut warnings), &mut warnings);
-    let external_id = single(
-        Target::ExternalId,
-        take(Target::ExternalId, &mut warnings),
-        &mut warnings,
-    );
-    let job_title = single(
-        Target::JobTitle,
-        take(Target::JobTitle, &mut warnings),
-        &mut warnings,
-    );
-    let language = language(take(Target::Language, &mut warnings), &mut warnings);
-    let locations = locations(take(Target::Locations, &mut warnings));
-    let role = single(
-        Target::Role,
-        take(Target::Role, &mut warnings),
-        &mut warnings,
-    );
-    let group = single(
-        Target::Group,
-        take(Target::Group, &mut warnings),
-        &mut warnings,
-    );
-    let mut username = single(
-        Target::Username,
-        take(Target::Username, &mut warnings),
-        &mut warnings,
-    );
-    let external_role_ids = take(Target::ExternalRoleId, &mut warnings)
+    let first_name = found.text(Target::FirstName);
+    let last_name = found.text(Target::LastName);
+    let display_name = found.text(Target::DisplayName);
+    let external_id = found.text(Target::ExternalId);
+    let job_title = found.text(Target::JobTitle);
+    let role = found.text(Target::Role);
+    let group = found.text(Target::Group);
+    let mut username = found.text(Target::Username);
+    let email_source = found.take(Target::Email);
+    let mut email = email(email_source, &mut found.warnings);
+    let language_source = found.take(Target::Language);
+    let language = language(language_source, &mut found.warnings);
+    let locations = locations(found.take(Target::Locations));
+    let external_role_ids = found
+        .take(Target::ExternalRoleId)
         .map(|(_, values)| dedup_in_order(values))
         .unwrap_or_default();
+    let warnings = found.warnings;
 
     let subject = input.subject.trim();
     let email_verified = match input.protocol {
@@ -560,8 +540,8 @@ pub fn normalize(input: &NormalizeInput) -> (Claims, Vec<Warning>) {
         }
         Protocol::Oidc => {
             if !username.is_present() {
-                let fallback = first_non_empty(input.raw, "preferred_username")
-                    .or(Some(subject).filter(|sub| !sub.is_empty()));
+                let fallback =
+                    first_non_empty(input.raw, "preferred_username").or(Some(subject).filter(|sub| !sub.is_empty()));
                 if let Some(value) = fallback {
                     username = Claim::Present(value.to_owned());
                 }
@@ -808,11 +788,7 @@ mod tests {
         for protocol in [Saml, Oidc] {
             for (name, value, expected) in cases {
                 let (claims, warnings) = plain(protocol, &[(name, &[value])]);
-                assert_eq!(
-                    field(&claims, name),
-                    present(expected),
-                    "{protocol:?} {name}"
-                );
+                assert_eq!(field(&claims, name), present(expected), "{protocol:?} {name}");
                 assert_eq!(warnings, vec![], "{protocol:?} {name}");
             }
         }
@@ -879,15 +855,7 @@ mod tests {
     #[test]
     fn canonical_names_beat_aliases_even_when_empty() {
         // (protocol, canonical, canonical values, alias, alias value, field, expected, warned)
-        type Case<'a> = (
-            Protocol,
-            &'a str,
-            &'a [&'a str],
-            &'a str,
-            &'a str,
-            Claim<String>,
-            bool,
-        );
+        type Case<'a> = (Protocol, &'a str, &'a [&'a str], &'a str, &'a str, Claim<String>, bool);
         #[rustfmt::skip]
         let cases: &[Case] = &[
             (Saml, "first_name", &["Ann"], GIVENNAME, "Anne", present("Ann"), true),
@@ -923,16 +891,8 @@ mod tests {
                 *expected,
                 "{protocol:?} {canonical} vs {alias}"
             );
-            let expected_codes = if *warned {
-                vec![code::SHADOWED_CLAIM]
-            } else {
-                vec![]
-            };
-            assert_eq!(
-                codes(&warnings),
-                expected_codes,
-                "{protocol:?} {canonical} vs {alias}"
-            );
+            let expected_codes = if *warned { vec![code::SHADOWED_CLAIM] } else { vec![] };
+            assert_eq!(codes(&warnings), expected_codes, "{protocol:?} {canonical} vs {alias}");
         }
     }
 
@@ -940,10 +900,7 @@ mod tests {
     fn emailaddress_beats_the_upn_alias_silently() {
         let (claims, warnings) = plain(
             Saml,
-            &[
-                (NAME, &["upn@tenant.onmicrosoft.com"]),
-                (EMAILADDRESS, &["ann@x.org"]),
-            ],
+            &[(NAME, &["upn@tenant.onmicrosoft.com"]), (EMAILADDRESS, &["ann@x.org"])],
         );
         assert_eq!(claims.email, present("ann@x.org"));
         assert_eq!(warnings, vec![]);
@@ -1006,9 +963,7 @@ mod tests {
             (Saml, &[("first_name", &["Ann"])], &[("first_name", "firstName")],
                 "first_name", Claim::Absent, &[code::UNKNOWN_OVERRIDE_TARGET]),
         ];
-        for (i, (protocol, raw, overrides, name, expected, expected_codes)) in
-            cases.iter().enumerate()
-        {
+        for (i, (protocol, raw, overrides, name, expected, expected_codes)) in cases.iter().enumerate() {
             let (claims, warnings) = Run {
                 protocol: *protocol,
                 subject: "",
@@ -1018,11 +973,7 @@ mod tests {
             }
             .go();
             assert_eq!(field(&claims, name), *expected, "case {i}: {name}");
-            assert_eq!(
-                codes(&warnings),
-                expected_codes.to_vec(),
-                "case {i}: {name}"
-            );
+            assert_eq!(codes(&warnings), expected_codes.to_vec(), "case {i}: {name}");
         }
     }
 
@@ -1070,11 +1021,7 @@ mod tests {
                         ms_id: false,
                     }
                     .go();
-                    assert_eq!(
-                        field(&claims, name),
-                        expected,
-                        "{protocol:?} {name} {values:?}"
-                    );
+                    assert_eq!(field(&claims, name), expected, "{protocol:?} {name} {values:?}");
                     assert_eq!(warnings, vec![], "{protocol:?} {name} {values:?}");
                 }
             }
@@ -1095,8 +1042,7 @@ mod tests {
             (Some(&["Sales, EMEA"]), &["Sales, EMEA"]),
         ];
         for (values, expected) in cases {
-            let sent: Vec<(&str, &[&str])> =
-                values.iter().map(|v| ("externalRoleId", *v)).collect();
+            let sent: Vec<(&str, &[&str])> = values.iter().map(|v| ("externalRoleId", *v)).collect();
             let (claims, warnings) = plain(Oidc, &sent);
             assert_eq!(claims.external_role_ids, expected.to_vec(), "{values:?}");
             assert_eq!(warnings, vec![], "{values:?}");
@@ -1126,11 +1072,7 @@ mod tests {
             for (values, expected, warned) in cases {
                 let (claims, warnings) = plain(Oidc, &[(name, values)]);
                 assert_eq!(field(&claims, name), present(expected), "{name} {values:?}");
-                let expected_codes = if *warned {
-                    vec![code::MULTIPLE_VALUES]
-                } else {
-                    vec![]
-                };
+                let expected_codes = if *warned { vec![code::MULTIPLE_VALUES] } else { vec![] };
                 assert_eq!(codes(&warnings), expected_codes, "{name} {values:?}");
             }
         }
@@ -1148,22 +1090,13 @@ mod tests {
             (&["L1"], Claim::Present(vec!["L1".into()])),
             (&["L1,L2"], Claim::Present(vec!["L1".into(), "L2".into()])),
             (&["L2,L1"], Claim::Present(vec!["L2".into(), "L1".into()])),
-            (
-                &["L1", "L2"],
-                Claim::Present(vec!["L1".into(), "L2".into()]),
-            ),
+            (&["L1", "L2"], Claim::Present(vec!["L1".into(), "L2".into()])),
             (
                 &["L1,L2", "L3"],
                 Claim::Present(vec!["L1".into(), "L2".into(), "L3".into()]),
             ),
-            (
-                &[" L1 , , L2 ,"],
-                Claim::Present(vec!["L1".into(), "L2".into()]),
-            ),
-            (
-                &["L1,L1", "L2", "L1"],
-                Claim::Present(vec!["L1".into(), "L2".into()]),
-            ),
+            (&[" L1 , , L2 ,"], Claim::Present(vec!["L1".into(), "L2".into()])),
+            (&["L1,L1", "L2", "L1"], Claim::Present(vec!["L1".into(), "L2".into()])),
             (&["", "L1"], Claim::Present(vec!["L1".into()])),
             (&["Main Street"], Claim::Present(vec!["Main Street".into()])),
             (&[","], Claim::Empty),
@@ -1250,9 +1183,7 @@ mod tests {
             (Oidc, "sub-1", &[("email", &["not-an-email"])],
                 present("sub-1"), Claim::Absent, &[code::INVALID_EMAIL]),
         ];
-        for (i, (protocol, subject, raw, username, email, expected_codes)) in
-            cases.iter().enumerate()
-        {
+        for (i, (protocol, subject, raw, username, email, expected_codes)) in cases.iter().enumerate() {
             let (claims, warnings) = Run {
                 protocol: *protocol,
                 subject,
@@ -1283,8 +1214,7 @@ mod tests {
             (Saml, None, None),
         ];
         for (protocol, values, expected) in cases {
-            let sent: Vec<(&str, &[&str])> =
-                values.iter().map(|v| ("email_verified", *v)).collect();
+            let sent: Vec<(&str, &[&str])> = values.iter().map(|v| ("email_verified", *v)).collect();
             let (claims, _) = plain(*protocol, &sent);
             assert_eq!(claims.email_verified, *expected, "{protocol:?} {values:?}");
         }
@@ -1296,10 +1226,7 @@ mod tests {
             protocol: Saml,
             subject: "ann@contoso.com",
             raw: &[
-                (
-                    "http://schemas.microsoft.com/identity/claims/tenantid",
-                    &["t-1"],
-                ),
+                ("http://schemas.microsoft.com/identity/claims/tenantid", &["t-1"]),
                 (OBJECTID, &["oid-1"]),
                 (DISPLAYNAME, &["Ann Lee"]),
                 (GIVENNAME, &["Ann"]),

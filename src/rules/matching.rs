@@ -23,6 +23,7 @@ pub enum MatchRule {
 }
 
 impl MatchRule {
+    /// §3's order: the first rule that finds a user wins.
     pub const ORDER: [MatchRule; 4] = [
         MatchRule::IdentityLink,
         MatchRule::ExternalId,
@@ -30,6 +31,7 @@ impl MatchRule {
         MatchRule::Email,
     ];
 
+    /// The name recorded in the login event (§10).
     pub fn as_str(self) -> &'static str {
         match self {
             MatchRule::IdentityLink => "identity_link",
@@ -197,9 +199,7 @@ mod tests {
                             for (i, user) in found.iter().enumerate() {
                                 let Some(user) = user else { continue };
                                 match expected {
-                                    Some((winner, rule))
-                                        if rules[i] > rule && *user != winner && usable(i) =>
-                                    {
+                                    Some((winner, rule)) if rules[i] > rule && *user != winner && usable(i) => {
                                         expected_codes.push(code::AMBIGUOUS_MATCH);
                                     }
                                     _ if !usable(i) && expected.map(|(w, _)| w) != Some(*user) => {
@@ -272,11 +272,7 @@ mod tests {
             );
             for (warning, (code, fragment)) in decision.warnings.iter().zip(expected) {
                 assert_eq!(warning.code, code, "case {i}");
-                assert!(
-                    warning.detail.contains(fragment),
-                    "case {i}: {}",
-                    warning.detail
-                );
+                assert!(warning.detail.contains(fragment), "case {i}: {}", warning.detail);
             }
         }
     }
@@ -331,10 +327,7 @@ mod tests {
     #[test]
     fn rules_serialize_as_snake_case() {
         for rule in MatchRule::ORDER {
-            assert_eq!(
-                serde_json::to_value(rule).ok(),
-                Some(serde_json::json!(rule.as_str()))
-            );
+            assert_eq!(serde_json::to_value(rule).ok(), Some(serde_json::json!(rule.as_str())));
         }
     }
 }

@@ -27,11 +27,14 @@ use serde::Serialize;
 /// (one of [`code`]), and read the `detail`, which names the claim, value or rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
+    /// One of [`code`]: stable, for filtering.
     pub code: &'static str,
+    /// For a human: which claim, value, rule or user.
     pub detail: String,
 }
 
 impl Warning {
+    /// A warning with a stable `code` and a human `detail`.
     pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
         Self {
             code,

@@ -36,6 +36,7 @@ pub enum Source {
 }
 
 impl Source {
+    /// The stored and displayed name.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Local => "local",
@@ -44,6 +45,7 @@ impl Source {
         }
     }
 
+    /// The inverse of `as_str` (exact, lowercase).
     pub fn parse(value: &str) -> Option<Source> {
         match value {
             "local" => Some(Source::Local),
@@ -66,6 +68,7 @@ pub enum ProfileSync {
 }
 
 impl ProfileSync {
+    /// The stored and displayed name.
     pub fn as_str(self) -> &'static str {
         match self {
             ProfileSync::Import => "import",
@@ -73,6 +76,7 @@ impl ProfileSync {
         }
     }
 
+    /// The inverse of `as_str` (exact, lowercase).
     pub fn parse(value: &str) -> Option<ProfileSync> {
         match value {
             "import" => Some(ProfileSync::Import),
@@ -151,16 +155,10 @@ impl std::fmt::Display for CreateRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CreateRefusal::MissingClaim(claim) => {
-                write!(
-                    f,
-                    "the identity provider did not send the required claim `{claim}`"
-                )
+                write!(f, "the identity provider did not send the required claim `{claim}`")
             }
             CreateRefusal::Taken(field) => {
-                write!(
-                    f,
-                    "another user of this organization already has this {field}"
-                )
+                write!(f, "another user of this organization already has this {field}")
             }
         }
     }
@@ -169,18 +167,13 @@ impl std::fmt::Display for CreateRefusal {
 impl std::error::Error for CreateRefusal {}
 
 const POLICY_FORCE: &str = "sso user with profile sync `force`: present claims refresh the profile";
-const POLICY_IMPORT: &str =
-    "sso user with profile sync `import`: claims are used at creation only; profile unchanged";
+const POLICY_IMPORT: &str = "sso user with profile sync `import`: claims are used at creation only; profile unchanged";
 const POLICY_LOCAL: &str = "local user: SSO only updates the role; profile unchanged";
 const POLICY_DIRECTORY: &str = "directory user: SSO only updates the role; profile unchanged";
 
 /// §2 `locations` against the org's catalog: known ids sorted, unknown ones
 /// reported. `None` when the claim named only unknown ids.
-fn known_locations(
-    ids: &[String],
-    catalog: &OrgCatalog,
-    warnings: &mut Vec<Warning>,
-) -> Option<Vec<String>> {
+fn known_locations(ids: &[String], catalog: &OrgCatalog, warnings: &mut Vec<Warning>) -> Option<Vec<String>> {
     let mut known = BTreeSet::new();
     for id in ids {
         if catalog.locations.contains(id) {
@@ -215,9 +208,7 @@ fn known_group(id: &str, catalog: &OrgCatalog, warnings: &mut Vec<Warning>) -> O
 }
 
 fn text(value: &Option<String>) -> serde_json::Value {
-    value
-        .as_deref()
-        .map_or(serde_json::Value::Null, |v| v.into())
+    value.as_deref().map_or(serde_json::Value::Null, |v| v.into())
 }
 
 /// Records `field` as changed when, and only when, its value differs.
@@ -318,15 +309,14 @@ pub fn plan_update(
         Claim::Absent => current.locations.clone(),
         Claim::Empty => Vec::new(),
         // All ids unknown: leave them be rather than wipe every location on a typo.
-        Claim::Present(ids) => known_locations(ids, catalog, &mut warnings)
-            .unwrap_or_else(|| current.locations.clone()),
+        Claim::Present(ids) => {
+            known_locations(ids, catalog, &mut warnings).unwrap_or_else(|| current.locations.clone())
+        }
     };
     let group = match &claims.group {
         Claim::Absent => current.group.clone(),
         Claim::Empty => None,
-        Claim::Present(id) => {
-            known_group(id, catalog, &mut warnings).or_else(|| current.group.clone())
-        }
+        Claim::Present(id) => known_group(id, catalog, &mut warnings).or_else(|| current.group.clone()),
     };
     let new_profile = Profile {
         username: unique_text(
@@ -357,63 +347,19 @@ pub fn plan_update(
     let new = &new_profile;
     let mut changes = Vec::new();
     let string = |v: &String| serde_json::Value::from(v.as_str());
-    record(
-        &mut changes,
-        "username",
-        &old.username,
-        &new.username,
-        string,
-    );
+    record(&mut changes, "username", &old.username, &new.username, string);
     record(&mut changes, "email", &old.email, &new.email, string);
-    record(
-        &mut changes,
-        "first_name",
-        &old.first_name,
-        &new.first_name,
-        text,
-    );
-    record(
-        &mut changes,
-        "last_name",
-        &old.last_name,
-        &new.last_name,
-        text,
-    );
-    record(
-        &mut changes,
-        "display_name",
-        &old.display_name,
-        &new.display_name,
-        text,
-    );
-    record(
-        &mut changes,
-        "external_id",
-        &old.external_id,
-        &new.external_id,
-        text,
-    );
-    record(
-        &mut changes,
-        "job_title",
-        &old.job_title,
-        &new.job_title,
-        text,
-    );
-    record(
-        &mut changes,
-        "language",
-        &old.language,
-        &new.language,
-        |l| l.code().into(),
-    );
-    record(
-        &mut changes,
-        "locations",
-        &old.locations,
-        &new.locations,
-        |ids| ids.clone().into(),
-    );
+    record(&mut changes, "first_name", &old.first_name, &new.first_name, text);
+    record(&mut changes, "last_name", &old.last_name, &new.last_name, text);
+    record(&mut changes, "display_name", &old.display_name, &new.display_name, text);
+    record(&mut changes, "external_id", &old.external_id, &new.external_id, text);
+    record(&mut changes, "job_title", &old.job_title, &new.job_title, text);
+    record(&mut changes, "language", &old.language, &new.language, |l| {
+        l.code().into()
+    });
+    record(&mut changes, "locations", &old.locations, &new.locations, |ids| {
+        ids.clone().into()
+    });
     record(&mut changes, "group", &old.group, &new.group, text);
 
     UpdatePlan {
@@ -433,10 +379,7 @@ pub fn plan_create(
     catalog: &OrgCatalog,
     taken: &Taken,
 ) -> Result<(Profile, Vec<Warning>), CreateRefusal> {
-    let email = claims
-        .email
-        .as_present()
-        .ok_or(CreateRefusal::MissingClaim("email"))?;
+    let email = claims.email.as_present().ok_or(CreateRefusal::MissingClaim("email"))?;
     let username = claims
         .username
         .as_present()
@@ -629,10 +572,9 @@ mod tests {
             (_, State::Present) => new,
             // …present-but-empty clears what can be empty,
             ("locations", State::Empty) => json!([]),
-            (
-                "first_name" | "last_name" | "display_name" | "job_title" | "external_id" | "group",
-                State::Empty,
-            ) => Value::Null,
+            ("first_name" | "last_name" | "display_name" | "job_title" | "external_id" | "group", State::Empty) => {
+                Value::Null
+            }
             // …and leaves what cannot (email, username, language).
             (_, State::Empty) => old,
         }
@@ -727,11 +669,7 @@ mod tests {
             assert_eq!(plan.new_profile.username, *username);
             assert_eq!(plan.new_profile.email, *email);
             let codes: Vec<&str> = plan.warnings.iter().map(|w| w.code).collect();
-            assert_eq!(
-                codes,
-                expected_codes.to_vec(),
-                "{username_taken} {email_taken}"
-            );
+            assert_eq!(codes, expected_codes.to_vec(), "{username_taken} {email_taken}");
             let changed: Vec<&str> = plan.changes.iter().map(|c| c.field).collect();
             let mut expected_changed = vec![];
             if !username_taken {
@@ -844,12 +782,7 @@ mod tests {
 
     #[test]
     fn import_mode_leaves_an_sso_user_alone() {
-        let plan = update(
-            Source::Sso,
-            ProfileSync::Import,
-            &all_different(),
-            &Taken::default(),
-        );
+        let plan = update(Source::Sso, ProfileSync::Import, &all_different(), &Taken::default());
         assert_eq!(plan.new_profile, current());
         assert_eq!(plan.changes, vec![]);
     }
@@ -925,24 +858,13 @@ mod tests {
             };
             let plan = update(Source::Sso, ProfileSync::Force, &claims, &Taken::default());
             let label = format!("{locations:?} {group:?}");
-            assert_eq!(
-                plan.new_profile.locations,
-                expected_locations.to_vec(),
-                "{label}"
-            );
-            assert_eq!(
-                plan.new_profile.group.as_deref(),
-                *expected_group,
-                "{label}"
-            );
+            assert_eq!(plan.new_profile.locations, expected_locations.to_vec(), "{label}");
+            assert_eq!(plan.new_profile.group.as_deref(), *expected_group, "{label}");
             let codes: Vec<&str> = plan.warnings.iter().map(|w| w.code).collect();
             assert_eq!(codes, expected_codes.to_vec(), "{label}");
             // Unchanged fields are not recorded as changes (["L2","L1"] sorts to the same set).
             if *expected_locations == ["L1", "L2"] {
-                assert!(
-                    plan.changes.iter().all(|c| c.field != "locations"),
-                    "{label}"
-                );
+                assert!(plan.changes.iter().all(|c| c.field != "locations"), "{label}");
             }
         }
     }
@@ -996,11 +918,10 @@ mod tests {
     #[test]
     fn create_applies_every_claim() {
         let org = Org::new();
-        let (profile, warnings) =
-            match plan_create(&all_different(), &org.catalog(), &Taken::default()) {
-                Ok(created) => created,
-                Err(refusal) => panic!("refused: {refusal}"),
-            };
+        let (profile, warnings) = match plan_create(&all_different(), &org.catalog(), &Taken::default()) {
+            Ok(created) => created,
+            Err(refusal) => panic!("refused: {refusal}"),
+        };
         assert_eq!(
             profile,
             Profile {
@@ -1136,21 +1057,16 @@ mod tests {
             ),
         ];
         for (label, claims, taken, expected) in cases {
-            let got = plan_create(&claims, &org.catalog(), &taken).map(|(profile, warnings)| {
-                (profile, warnings.iter().map(|w| w.code).collect::<Vec<_>>())
-            });
+            let got = plan_create(&claims, &org.catalog(), &taken)
+                .map(|(profile, warnings)| (profile, warnings.iter().map(|w| w.code).collect::<Vec<_>>()));
             assert_eq!(got, expected, "{label}");
         }
     }
 
     #[test]
     fn refusals_name_the_claim() {
-        assert!(CreateRefusal::MissingClaim("email")
-            .to_string()
-            .contains("`email`"));
-        assert!(CreateRefusal::Taken("username")
-            .to_string()
-            .contains("username"));
+        assert!(CreateRefusal::MissingClaim("email").to_string().contains("`email`"));
+        assert!(CreateRefusal::Taken("username").to_string().contains("username"));
         assert_eq!(
             serde_json::to_value(CreateRefusal::MissingClaim("email")).ok(),
             Some(json!({"refusal": "missing_claim", "claim": "email"}))
@@ -1161,10 +1077,7 @@ mod tests {
     fn source_and_profile_sync_round_trip() {
         for source in SOURCES {
             assert_eq!(Source::parse(source.as_str()), Some(source));
-            assert_eq!(
-                serde_json::to_value(source).ok(),
-                Some(json!(source.as_str()))
-            );
+            assert_eq!(serde_json::to_value(source).ok(), Some(json!(source.as_str())));
         }
         for sync in SYNCS {
             assert_eq!(ProfileSync::parse(sync.as_str()), Some(sync));

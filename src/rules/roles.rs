@@ -60,6 +60,7 @@ pub enum RoleStep {
 }
 
 impl RoleStep {
+    /// The name recorded in the login event (§10).
     pub fn as_str(self) -> &'static str {
         match self {
             RoleStep::ExternalRoleId => "external_role_id",
@@ -179,10 +180,7 @@ fn by_role_claim(input: &RoleInput, trail: &mut Trail) -> Option<i32> {
             Some(role)
         }
         _ => {
-            let detail = format!(
-                "role claim {} is not a role code in the catalog; ignored",
-                shown(value)
-            );
+            let detail = format!("role claim {} is not a role code in the catalog; ignored", shown(value));
             trail.note(step, detail.clone());
             trail.warn(code::UNKNOWN_ROLE_CODE, detail);
             None
@@ -210,10 +208,7 @@ fn by_relay_state(input: &RoleInput, trail: &mut Trail) -> Option<i32> {
     let Some(&role) = input.role_mapping.get(relay_state) else {
         trail.note(
             step,
-            format!(
-                "RelayState {} is not in the role mapping",
-                shown(relay_state)
-            ),
+            format!("RelayState {} is not in the role mapping", shown(relay_state)),
         );
         return None;
     };
@@ -372,11 +367,7 @@ mod tests {
     }
 
     fn run(case: &Case) -> RoleDecision {
-        let ids: Vec<String> = case
-            .external_role_ids
-            .iter()
-            .map(|id| (*id).to_owned())
-            .collect();
+        let ids: Vec<String> = case.external_role_ids.iter().map(|id| (*id).to_owned()).collect();
         let mapping = mapping();
         let catalog = catalog();
         resolve(&RoleInput {
@@ -461,12 +452,7 @@ mod tests {
             Case {
                 label: "case-sensitive lookup",
                 external_role_ids: &["managers", "ADMINS"],
-                notes: &[
-                    (ExternalRoleId, "none of the 2"),
-                    NO_ROLE,
-                    NOT_IDP,
-                    NEW_USER,
-                ],
+                notes: &[(ExternalRoleId, "none of the 2"), NO_ROLE, NOT_IDP, NEW_USER],
                 warnings: &[code::UNMAPPED_EXTERNAL_ROLE, code::UNMAPPED_EXTERNAL_ROLE],
                 ..BASE
             },
@@ -541,12 +527,7 @@ mod tests {
             Case {
                 label: "unknown role code: ignored with a warning",
                 role_claim: text("99"),
-                notes: &[
-                    NO_ERI,
-                    (RoleClaim, "\"99\" is not a role code"),
-                    NOT_IDP,
-                    NEW_USER,
-                ],
+                notes: &[NO_ERI, (RoleClaim, "\"99\" is not a role code"), NOT_IDP, NEW_USER],
                 warnings: &[code::UNKNOWN_ROLE_CODE],
                 ..BASE
             },
@@ -556,12 +537,7 @@ mod tests {
                 existing_role: Some(20),
                 role: 20,
                 step: Kept,
-                notes: &[
-                    NO_ERI,
-                    (RoleClaim, "\"Administrator\""),
-                    NOT_IDP,
-                    (Kept, "20"),
-                ],
+                notes: &[NO_ERI, (RoleClaim, "\"Administrator\""), NOT_IDP, (Kept, "20")],
                 warnings: &[code::UNKNOWN_ROLE_CODE],
                 ..BASE
             },
@@ -638,7 +614,10 @@ mod tests {
                 notes: &[
                     NO_ERI,
                     NO_ROLE,
-                    (RelayState, "maps to role 30, above this connection's relay-state role ceiling 20; refused"),
+                    (
+                        RelayState,
+                        "maps to role 30, above this connection's relay-state role ceiling 20; refused",
+                    ),
                     NEW_USER,
                 ],
                 warnings: &[code::RELAY_STATE_ABOVE_CEILING],
@@ -651,7 +630,12 @@ mod tests {
                 existing_role: Some(20),
                 role: 20,
                 step: Kept,
-                notes: &[NO_ERI, NO_ROLE, (RelayState, "ceiling 20; refused"), (Kept, "keeps role 20")],
+                notes: &[
+                    NO_ERI,
+                    NO_ROLE,
+                    (RelayState, "ceiling 20; refused"),
+                    (Kept, "keeps role 20"),
+                ],
                 warnings: &[code::RELAY_STATE_ABOVE_CEILING],
                 ..BASE
             },
@@ -669,7 +653,12 @@ mod tests {
                 relay_state: Some("/dashboard"),
                 idp_initiated_saml: true,
                 relay_state_roles_enabled: false,
-                notes: &[NO_ERI, NO_ROLE, (RelayState, "\"/dashboard\" is not in the role mapping"), NEW_USER],
+                notes: &[
+                    NO_ERI,
+                    NO_ROLE,
+                    (RelayState, "\"/dashboard\" is not in the role mapping"),
+                    NEW_USER,
+                ],
                 ..BASE
             },
             Case {
@@ -745,12 +734,7 @@ mod tests {
                 existing_role: Some(40),
                 role: 40,
                 step: Kept,
-                notes: &[
-                    NO_ERI,
-                    NO_ROLE,
-                    NOT_IDP,
-                    (Kept, "existing user keeps role 40"),
-                ],
+                notes: &[NO_ERI, NO_ROLE, NOT_IDP, (Kept, "existing user keeps role 40")],
                 ..BASE
             },
         ]);
@@ -784,10 +768,7 @@ mod tests {
         assert_eq!(json["notes"][2]["step"], "relay_state");
         assert_eq!(json["warnings"][0]["code"], "relay_state_above_ceiling");
         for step in [ExternalRoleId, RoleClaim, RelayState, Default, Kept] {
-            assert_eq!(
-                serde_json::to_value(step).ok(),
-                Some(serde_json::json!(step.as_str()))
-            );
+            assert_eq!(serde_json::to_value(step).ok(), Some(serde_json::json!(step.as_str())));
         }
     }
 }

@@ -77,9 +77,18 @@ impl Db {
         .bind(hash_secret(&secret))
         .bind(now)
         .execute(p)
-        .await.map(|r| r.rows_affected()))
+        .await
+        .map(|r| r.rows_affected()))
         .map_err(map_err)?;
-        let key = ApiKey { id, org_id, scope, name: name.to_string(), created_at: now, last_used_at: None, revoked_at: None };
+        let key = ApiKey {
+            id,
+            org_id,
+            scope,
+            name: name.to_string(),
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        };
         Ok((key, format_token(id, &secret)))
     }
 
@@ -134,11 +143,14 @@ impl Db {
             return Ok(None);
         }
         // Last-used is advisory; a failure to write it must not fail the request.
-        let _ = on_db!(self, |p| sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(p)
-            .await.map(|r| r.rows_affected()));
+        let _ = on_db!(self, |p| sqlx::query(
+            "UPDATE api_keys SET last_used_at = $2 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()));
         row.into_key().map(Some)
     }
 }

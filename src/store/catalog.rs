@@ -52,7 +52,13 @@ impl Db {
         .fetch_all(p)
         .await)
         .map_err(map_err)?;
-        Ok(rows.into_iter().map(|r| Role { code: r.code, name: r.name }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| Role {
+                code: r.code,
+                name: r.name,
+            })
+            .collect())
     }
 
     pub async fn role_mappings(&self, org_id: Uuid) -> Result<Vec<RoleMapping>> {
@@ -65,7 +71,10 @@ impl Db {
         .map_err(map_err)?;
         Ok(rows
             .into_iter()
-            .map(|r| RoleMapping { external_role: r.external_role, role_code: r.role_code })
+            .map(|r| RoleMapping {
+                external_role: r.external_role,
+                role_code: r.role_code,
+            })
             .collect())
     }
 
@@ -80,7 +89,8 @@ impl Db {
         .bind(external_role)
         .bind(code)
         .execute(p)
-        .await.map(|r| r.rows_affected()))
+        .await
+        .map(|r| r.rows_affected()))
         .map_err(map_err)?;
         Ok(())
     }
@@ -110,7 +120,11 @@ impl Db {
             on_db!(self, |p| sqlx::query_as(&sql).bind(org_id).fetch_all(p).await).map_err(map_err)?;
         Ok(rows
             .into_iter()
-            .map(|r| Location { id: r.id, external_id: r.external_id, name: r.name })
+            .map(|r| Location {
+                id: r.id,
+                external_id: r.external_id,
+                name: r.name,
+            })
             .collect())
     }
 
@@ -134,9 +148,14 @@ impl Db {
             .bind(name)
             .bind(now)
             .execute(p)
-            .await.map(|r| r.rows_affected()))
+            .await
+            .map(|r| r.rows_affected()))
         .map_err(map_err)?;
-        Ok(Location { id, external_id: external_id.to_string(), name: name.to_string() })
+        Ok(Location {
+            id,
+            external_id: external_id.to_string(),
+            name: name.to_string(),
+        })
     }
 
     pub async fn remove_directory_entry(&self, org_id: Uuid, dir: Directory, external_id: &str) -> Result<()> {

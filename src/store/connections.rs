@@ -35,7 +35,12 @@ impl Db {
         .map_err(map_err)?;
         Ok(rows
             .into_iter()
-            .map(|r| ConnectionSummary { id: r.id, kind: r.kind, name: r.name, enabled: r.enabled })
+            .map(|r| ConnectionSummary {
+                id: r.id,
+                kind: r.kind,
+                name: r.name,
+                enabled: r.enabled,
+            })
             .collect())
     }
 
@@ -61,7 +66,8 @@ impl Db {
         .bind(config.to_string())
         .bind(now)
         .execute(p)
-        .await.map(|r| r.rows_affected()))
+        .await
+        .map(|r| r.rows_affected()))
         .map_err(map_err)?;
         Ok(id)
     }

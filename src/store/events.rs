@@ -44,8 +44,7 @@ impl TryFrom<EventRow> for LoginEvent {
     type Error = Error;
     fn try_from(r: EventRow) -> Result<LoginEvent> {
         Ok(LoginEvent {
-            detail: serde_json::from_str(&r.detail)
-                .map_err(|e| Error::Corrupt(format!("login event detail: {e}")))?,
+            detail: serde_json::from_str(&r.detail).map_err(|e| Error::Corrupt(format!("login event detail: {e}")))?,
             id: r.id,
             org_id: r.org_id,
             connection_id: r.connection_id,
@@ -112,7 +111,8 @@ impl Tx {
         let id = Uuid::new_v4();
         on_tx!(self, |c| bind_event!(sqlx::query(INSERT_EVENT), id, e, now)
             .execute(&mut *c)
-            .await.map(|r| r.rows_affected()))
+            .await
+            .map(|r| r.rows_affected()))
         .map_err(map_err)?;
         Ok(id)
     }
@@ -121,16 +121,18 @@ impl Tx {
 impl Db {
     pub async fn record_event(&self, e: &NewEvent, now: DateTime<Utc>) -> Result<Uuid> {
         let id = Uuid::new_v4();
-        on_db!(self, |p| bind_event!(sqlx::query(INSERT_EVENT), id, e, now).execute(p).await.map(|r| r.rows_affected()))
-            .map_err(map_err)?;
+        on_db!(self, |p| bind_event!(sqlx::query(INSERT_EVENT), id, e, now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
         Ok(id)
     }
 
     pub async fn event(&self, org_id: Uuid, id: Uuid) -> Result<LoginEvent> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM login_events WHERE org_id = $1 AND id = $2");
         let row: EventRow =
-            on_db!(self, |p| sqlx::query_as(&sql).bind(org_id).bind(id).fetch_one(p).await)
-                .map_err(map_err)?;
+            on_db!(self, |p| sqlx::query_as(&sql).bind(org_id).bind(id).fetch_one(p).await).map_err(map_err)?;
         row.try_into()
     }
 

@@ -98,22 +98,19 @@ impl Db {
 
     pub async fn org_by_slug(&self, slug: &str) -> Result<Organization> {
         let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE lower(slug) = lower($1)");
-        let row: OrgRow = on_db!(self, |p| sqlx::query_as(&sql).bind(slug).fetch_one(p).await)
-            .map_err(map_err)?;
+        let row: OrgRow = on_db!(self, |p| sqlx::query_as(&sql).bind(slug).fetch_one(p).await).map_err(map_err)?;
         row.try_into()
     }
 
     pub async fn org_by_id(&self, id: Uuid) -> Result<Organization> {
         let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1");
-        let row: OrgRow = on_db!(self, |p| sqlx::query_as(&sql).bind(id).fetch_one(p).await)
-            .map_err(map_err)?;
+        let row: OrgRow = on_db!(self, |p| sqlx::query_as(&sql).bind(id).fetch_one(p).await).map_err(map_err)?;
         row.try_into()
     }
 
     pub async fn list_orgs(&self) -> Result<Vec<Organization>> {
         let sql = format!("SELECT {ORG_COLUMNS} FROM organizations ORDER BY slug");
-        let rows: Vec<OrgRow> =
-            on_db!(self, |p| sqlx::query_as(&sql).fetch_all(p).await).map_err(map_err)?;
+        let rows: Vec<OrgRow> = on_db!(self, |p| sqlx::query_as(&sql).fetch_all(p).await).map_err(map_err)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 

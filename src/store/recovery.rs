@@ -46,7 +46,8 @@ impl Db {
         .bind(now)
         .bind(now + Duration::minutes(RECOVERY_TTL_MINUTES))
         .execute(p)
-        .await.map(|r| r.rows_affected()))
+        .await
+        .map(|r| r.rows_affected()))
         .map_err(map_err)?;
         Ok(token)
     }

@@ -41,8 +41,7 @@ impl UserRow {
                 .ok_or_else(|| Error::Corrupt(format!("language {:?}", self.language)))?,
             status: UserStatus::parse(&self.status)
                 .ok_or_else(|| Error::Corrupt(format!("status {:?}", self.status)))?,
-            source: Source::parse(&self.source)
-                .ok_or_else(|| Error::Corrupt(format!("source {:?}", self.source)))?,
+            source: Source::parse(&self.source).ok_or_else(|| Error::Corrupt(format!("source {:?}", self.source)))?,
             id: self.id,
             org_id: self.org_id,
             username: self.username,
@@ -148,7 +147,8 @@ impl Tx {
         .bind(&u.password_hash)
         .bind(now)
         .execute(&mut *c)
-        .await.map(|r| r.rows_affected()))
+        .await
+        .map(|r| r.rows_affected()))
         .map_err(map_err)?;
         self.replace_locations(org_id, id, &u.locations).await?;
         Ok(id)
@@ -225,7 +225,8 @@ impl Tx {
         .bind(org_id)
         .bind(now)
         .execute(&mut *c)
-        .await.map(|r| r.rows_affected()))
+        .await
+        .map(|r| r.rows_affected()))
         .map_err(map_err)?;
         Ok(())
     }
@@ -276,16 +277,20 @@ impl Db {
         .bind(hash)
         .bind(now)
         .execute(p)
-        .await.map(|r| r.rows_affected()))
+        .await
+        .map(|r| r.rows_affected()))
         .map_err(map_err)?;
         Ok(())
     }
 
     pub async fn user(&self, org_id: Uuid, id: Uuid) -> Result<User> {
         let sql = format!("{USER_SELECT} WHERE u.org_id = $1 AND u.id = $2");
-        let row: Option<UserRow> =
-            on_db!(self, |p| sqlx::query_as(&sql).bind(org_id).bind(id).fetch_optional(p).await)
-                .map_err(map_err)?;
+        let row: Option<UserRow> = on_db!(self, |p| sqlx::query_as(&sql)
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(p)
+            .await)
+        .map_err(map_err)?;
         let row = row.ok_or(Error::NotFound)?;
         self.attach_locations(vec![row]).await?.pop().ok_or(Error::NotFound)
     }
@@ -301,9 +306,12 @@ impl Db {
 
     async fn user_where(&self, org_id: Uuid, cond: &str, value: &str) -> Result<Option<User>> {
         let sql = format!("{USER_SELECT} WHERE u.org_id = $1 AND {cond}");
-        let row: Option<UserRow> =
-            on_db!(self, |p| sqlx::query_as(&sql).bind(org_id).bind(value).fetch_optional(p).await)
-                .map_err(map_err)?;
+        let row: Option<UserRow> = on_db!(self, |p| sqlx::query_as(&sql)
+            .bind(org_id)
+            .bind(value)
+            .fetch_optional(p)
+            .await)
+        .map_err(map_err)?;
         match row {
             Some(row) => Ok(self.attach_locations(vec![row]).await?.pop()),
             None => Ok(None),
@@ -323,9 +331,7 @@ impl Db {
         let pattern = pattern.unwrap_or_else(|| "%".to_string());
         let status = q.status.map(|s| s.as_str().to_string());
         let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {cond}");
-        let list_sql = format!(
-            "{USER_SELECT} WHERE {cond} ORDER BY lower(u.username), u.id LIMIT $4 OFFSET $5"
-        );
+        let list_sql = format!("{USER_SELECT} WHERE {cond} ORDER BY lower(u.username), u.id LIMIT $4 OFFSET $5");
         let total: i64 = on_db!(self, |p| sqlx::query_scalar(&count_sql)
             .bind(org_id)
             .bind(&pattern)
@@ -342,7 +348,10 @@ impl Db {
             .fetch_all(p)
             .await)
         .map_err(map_err)?;
-        Ok(UserPage { total, users: self.attach_locations(rows).await? })
+        Ok(UserPage {
+            total,
+            users: self.attach_locations(rows).await?,
+        })
     }
 
     /// Loads the locations of a batch of users with one query.

@@ -35,11 +35,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/orgs/{org}/settings", get(get_settings).patch(patch_settings))
         .route("/api/v1/orgs/{org}/roles", get(list_roles))
         .route("/api/v1/orgs/{org}/role-mappings", get(list_role_mappings))
-        .route("/api/v1/orgs/{org}/role-mappings/{external_role}", put(set_role_mapping).delete(remove_role_mapping))
+        .route(
+            "/api/v1/orgs/{org}/role-mappings/{external_role}",
+            put(set_role_mapping).delete(remove_role_mapping),
+        )
         .route("/api/v1/orgs/{org}/locations", get(list_locations).post(add_location))
-        .route("/api/v1/orgs/{org}/locations/{external_id}", axum::routing::delete(remove_location))
+        .route(
+            "/api/v1/orgs/{org}/locations/{external_id}",
+            axum::routing::delete(remove_location),
+        )
         .route("/api/v1/orgs/{org}/staff-groups", get(list_groups).post(add_group))
-        .route("/api/v1/orgs/{org}/staff-groups/{external_id}", axum::routing::delete(remove_group))
+        .route(
+            "/api/v1/orgs/{org}/staff-groups/{external_id}",
+            axum::routing::delete(remove_group),
+        )
         .route("/api/v1/orgs/{org}/users", get(list_users).post(create_user))
         .route("/api/v1/orgs/{org}/users/{id}", get(get_user).patch(patch_user))
         .route("/api/v1/orgs/{org}/users/{id}/archive", post(archive_user))
@@ -68,7 +77,11 @@ impl FromRequestParts<AppState> for Admin {
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| Error::NotFound)?;
-        let slug = params.iter().find(|(k, _)| *k == "org").map(|(_, v)| v.to_string()).ok_or(Error::NotFound)?;
+        let slug = params
+            .iter()
+            .find(|(k, _)| *k == "org")
+            .map(|(_, v)| v.to_string())
+            .ok_or(Error::NotFound)?;
         let now = crate::clock::now();
 
         if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
@@ -77,7 +90,11 @@ impl FromRequestParts<AppState> for Admin {
                 .ok()
                 .and_then(|h| h.strip_prefix("Bearer "))
                 .ok_or(Error::Unauthorized)?;
-            let key = state.db.authenticate_api_key(token.trim(), now).await?.ok_or(Error::Unauthorized)?;
+            let key = state
+                .db
+                .authenticate_api_key(token.trim(), now)
+                .await?
+                .ok_or(Error::Unauthorized)?;
             // Looked up after the key, so an unauthenticated caller cannot
             // probe which organizations exist.
             let org = state.db.org_by_slug(&slug).await.map_err(|_| forbidden_org())?;
@@ -85,9 +102,14 @@ impl FromRequestParts<AppState> for Admin {
                 return Err(forbidden_org());
             }
             if key.scope != crate::model::ApiKeyScope::Admin {
-                return Err(Error::Forbidden("this API key has the scim scope; the admin API needs an admin key".into()));
+                return Err(Error::Forbidden(
+                    "this API key has the scim scope; the admin API needs an admin key".into(),
+                ));
             }
-            return Ok(Admin { org, actor: Actor::ApiKey(key.id) });
+            return Ok(Admin {
+                org,
+                actor: Actor::ApiKey(key.id),
+            });
         }
 
         let session = Session::from_request_parts(parts, state)
@@ -98,7 +120,11 @@ impl FromRequestParts<AppState> for Admin {
         if who.org_id != org.id {
             return Err(forbidden_org());
         }
-        let user = state.db.user(org.id, who.user_id).await.map_err(|_| Error::Unauthorized)?;
+        let user = state
+            .db
+            .user(org.id, who.user_id)
+            .await
+            .map_err(|_| Error::Unauthorized)?;
         if !user.is_admin() {
             return Err(Error::Forbidden("administrators only (role 40 or above)".into()));
         }
@@ -108,7 +134,10 @@ impl FromRequestParts<AppState> for Admin {
             let presented = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
             session::verify_csrf(&session, presented).await?;
         }
-        Ok(Admin { org, actor: Actor::User(user.id) })
+        Ok(Admin {
+            org,
+            actor: Actor::User(user.id),
+        })
     }
 }
 
@@ -132,9 +161,14 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Json
         if !is_json {
             return Err(Error::BadRequest("expected Content-Type: application/json".into()));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| Error::BadRequest(e.body_text()))?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Error::BadRequest(e.body_text()))?;
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("body is not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(Error::invalid("body", "must be a JSON object"));
+        }
         serde_path_to_error::deserialize(value).map(JsonBody).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner().to_string();
@@ -158,8 +192,20 @@ fn ok<T: serde::Serialize>(value: T) -> ApiResult {
 async fn org_lists(state: &AppState, org: &Organization) -> Result<OrgLists, Error> {
     Ok(OrgLists {
         roles: state.db.roles(org.id).await?.into_iter().map(|r| r.code).collect(),
-        locations: state.db.directory_entries(org.id, Directory::Locations).await?.into_iter().map(|l| l.external_id).collect(),
-        groups: state.db.directory_entries(org.id, Directory::StaffGroups).await?.into_iter().map(|l| l.external_id).collect(),
+        locations: state
+            .db
+            .directory_entries(org.id, Directory::Locations)
+            .await?
+            .into_iter()
+            .map(|l| l.external_id)
+            .collect(),
+        groups: state
+            .db
+            .directory_entries(org.id, Directory::StaffGroups)
+            .await?
+            .into_iter()
+            .map(|l| l.external_id)
+            .collect(),
     })
 }
 
@@ -167,10 +213,23 @@ async fn get_settings(admin: Admin) -> ApiResult {
     ok(admin.org.settings)
 }
 
-async fn patch_settings(State(state): State<AppState>, admin: Admin, JsonBody(patch): JsonBody<SettingsPatch>) -> ApiResult {
-    let catalog: BTreeSet<i32> = state.db.roles(admin.org.id).await?.into_iter().map(|r| r.code).collect();
+async fn patch_settings(
+    State(state): State<AppState>,
+    admin: Admin,
+    JsonBody(patch): JsonBody<SettingsPatch>,
+) -> ApiResult {
+    let catalog: BTreeSet<i32> = state
+        .db
+        .roles(admin.org.id)
+        .await?
+        .into_iter()
+        .map(|r| r.code)
+        .collect();
     let next = settings::validate(&patch, &admin.org.settings, &catalog).map_err(|(f, r)| Error::invalid(f, r))?;
-    state.db.update_settings(admin.org.id, &next, crate::clock::now()).await?;
+    state
+        .db
+        .update_settings(admin.org.id, &next, crate::clock::now())
+        .await?;
     tracing::info!(org = %admin.org.slug, actor = ?admin.actor, "settings changed");
     ok(next)
 }
@@ -196,15 +255,31 @@ async fn set_role_mapping(
     JsonBody(body): JsonBody<RoleMappingBody>,
 ) -> ApiResult {
     settings::check_external_role(&external_role).map_err(|r| Error::invalid("external_role", r))?;
-    let catalog: BTreeSet<i32> = state.db.roles(admin.org.id).await?.into_iter().map(|r| r.code).collect();
+    let catalog: BTreeSet<i32> = state
+        .db
+        .roles(admin.org.id)
+        .await?
+        .into_iter()
+        .map(|r| r.code)
+        .collect();
     if !catalog.contains(&body.role_code) {
-        return Err(Error::invalid("role_code", format!("{} is not in the role catalog", body.role_code)));
+        return Err(Error::invalid(
+            "role_code",
+            format!("{} is not in the role catalog", body.role_code),
+        ));
     }
-    state.db.set_role_mapping(admin.org.id, &external_role, body.role_code).await?;
+    state
+        .db
+        .set_role_mapping(admin.org.id, &external_role, body.role_code)
+        .await?;
     ok(json!({ "external_role": external_role, "role_code": body.role_code }))
 }
 
-async fn remove_role_mapping(State(state): State<AppState>, admin: Admin, Path((_, external_role)): Path<(String, String)>) -> ApiResult {
+async fn remove_role_mapping(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((_, external_role)): Path<(String, String)>,
+) -> ApiResult {
     state.db.remove_role_mapping(admin.org.id, &external_role).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -221,30 +296,56 @@ async fn list_entries(state: &AppState, admin: &Admin, dir: Directory) -> ApiRes
 }
 
 async fn add_entry(state: &AppState, admin: &Admin, dir: Directory, body: DirectoryEntryBody) -> ApiResult {
-    let external_id = settings::check_catalog_text("external_id", &body.external_id).map_err(|(f, r)| Error::invalid(f, r))?;
+    let external_id =
+        settings::check_catalog_text("external_id", &body.external_id).map_err(|(f, r)| Error::invalid(f, r))?;
     let name = settings::check_catalog_text("name", &body.name).map_err(|(f, r)| Error::invalid(f, r))?;
-    let entry = state.db.add_directory_entry(admin.org.id, dir, &external_id, &name, crate::clock::now()).await?;
+    let entry = state
+        .db
+        .add_directory_entry(admin.org.id, dir, &external_id, &name, crate::clock::now())
+        .await?;
     Ok((StatusCode::CREATED, Json(entry)).into_response())
 }
 
 async fn list_locations(State(state): State<AppState>, admin: Admin) -> ApiResult {
     list_entries(&state, &admin, Directory::Locations).await
 }
-async fn add_location(State(state): State<AppState>, admin: Admin, JsonBody(body): JsonBody<DirectoryEntryBody>) -> ApiResult {
+async fn add_location(
+    State(state): State<AppState>,
+    admin: Admin,
+    JsonBody(body): JsonBody<DirectoryEntryBody>,
+) -> ApiResult {
     add_entry(&state, &admin, Directory::Locations, body).await
 }
-async fn remove_location(State(state): State<AppState>, admin: Admin, Path((_, ext)): Path<(String, String)>) -> ApiResult {
-    state.db.remove_directory_entry(admin.org.id, Directory::Locations, &ext).await?;
+async fn remove_location(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((_, ext)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .db
+        .remove_directory_entry(admin.org.id, Directory::Locations, &ext)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 async fn list_groups(State(state): State<AppState>, admin: Admin) -> ApiResult {
     list_entries(&state, &admin, Directory::StaffGroups).await
 }
-async fn add_group(State(state): State<AppState>, admin: Admin, JsonBody(body): JsonBody<DirectoryEntryBody>) -> ApiResult {
+async fn add_group(
+    State(state): State<AppState>,
+    admin: Admin,
+    JsonBody(body): JsonBody<DirectoryEntryBody>,
+) -> ApiResult {
     add_entry(&state, &admin, Directory::StaffGroups, body).await
 }
-async fn remove_group(State(state): State<AppState>, admin: Admin, Path((_, ext)): Path<(String, String)>) -> ApiResult {
-    state.db.remove_directory_entry(admin.org.id, Directory::StaffGroups, &ext).await?;
+async fn remove_group(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((_, ext)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .db
+        .remove_directory_entry(admin.org.id, Directory::StaffGroups, &ext)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -272,19 +373,33 @@ async fn list_users(State(state): State<AppState>, admin: Admin, Query(p): Query
     let (limit, offset) = paging(p.limit, p.offset)?;
     let status = match p.status.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(UserStatus::parse(s).ok_or_else(|| Error::invalid("status", "must be active, archived or pending"))?),
+        Some(s) => {
+            Some(UserStatus::parse(s).ok_or_else(|| Error::invalid("status", "must be active, archived or pending"))?)
+        }
     };
-    let q = UserQuery { search: p.search, status, limit, offset };
+    let q = UserQuery {
+        search: p.search,
+        status,
+        limit,
+        offset,
+    };
     ok(state.db.list_users(admin.org.id, &q).await?)
 }
 
-async fn create_user(State(state): State<AppState>, admin: Admin, JsonBody(req): JsonBody<NewUserRequest>) -> ApiResult {
+async fn create_user(
+    State(state): State<AppState>,
+    admin: Admin,
+    JsonBody(req): JsonBody<NewUserRequest>,
+) -> ApiResult {
     let lists = org_lists(&state, &admin.org).await?;
     // Hashing a password is deliberately slow: keep it off the async workers.
     let new_user = tokio::task::spawn_blocking(move || user_input::parse_new_user(req, &lists))
         .await
         .map_err(Error::internal)??;
-    let user = state.db.create_user(admin.org.id, &new_user, crate::clock::now()).await?;
+    let user = state
+        .db
+        .create_user(admin.org.id, &new_user, crate::clock::now())
+        .await?;
     tracing::info!(org = %admin.org.slug, actor = ?admin.actor, user = %user.id, "user created");
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }

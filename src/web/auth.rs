@@ -93,7 +93,12 @@ pub async fn login_page(
     session: Session,
 ) -> PageResult {
     let org = org(&state, &slug).await?;
-    let page = LoginPage { org: &org, error: None, username: "", return_to: q.return_to.as_deref() };
+    let page = LoginPage {
+        org: &org,
+        error: None,
+        username: "",
+        return_to: q.return_to.as_deref(),
+    };
     Ok(Html(render_login(&state, &session, page).await?).into_response())
 }
 
@@ -107,8 +112,16 @@ pub async fn login_submit(
     session::verify_csrf(&session, form.csrf_token.as_deref()).await?;
     let org = org(&state, &slug).await?;
     let now = crate::clock::now();
-    let attempt = Attempt { org: &org, login: &form.username, password: &form.password, client_ip: client.as_string(), now };
-    let outcome = password_signin::attempt(&state.db, &state.config, attempt).await.map_err(Error::internal)?;
+    let attempt = Attempt {
+        org: &org,
+        login: &form.username,
+        password: &form.password,
+        client_ip: client.as_string(),
+        now,
+    };
+    let outcome = password_signin::attempt(&state.db, &state.config, attempt)
+        .await
+        .map_err(Error::internal)?;
     match outcome {
         Ok(user) => {
             session::begin(&session, org.id, user.id).await?;
@@ -228,7 +241,10 @@ pub async fn recover_submit(
     session::verify_csrf(&session, form.csrf_token.as_deref()).await?;
     let org = org(&state, &slug).await?;
     let now = crate::clock::now();
-    match password_signin::recover(&state.db, &org, &token, client.as_string(), now).await.map_err(Error::internal)? {
+    match password_signin::recover(&state.db, &org, &token, client.as_string(), now)
+        .await
+        .map_err(Error::internal)?
+    {
         Ok(user) => {
             session::begin(&session, org.id, user.id).await?;
             Ok(Redirect::to(&home_path(&org.slug)).into_response())

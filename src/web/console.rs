@@ -18,7 +18,11 @@ use crate::model::{Organization, SettingsPatch, User};
 use crate::store::events::EventQuery;
 use crate::store::users::UserQuery;
 
-async fn signed_in_admin(state: &AppState, session: &Session, slug: &str) -> Result<Result<(Organization, User), Response>, Error> {
+async fn signed_in_admin(
+    state: &AppState,
+    session: &Session,
+    slug: &str,
+) -> Result<Result<(Organization, User), Response>, Error> {
     let org = state.db.org_by_slug(slug).await?;
     let login = Redirect::to(&format!("/o/{}/login?return_to=/o/{}/admin", org.slug, org.slug)).into_response();
     let Some(who) = session::signed_in(session).await?.filter(|w| w.org_id == org.id) else {
@@ -30,7 +34,9 @@ async fn signed_in_admin(state: &AppState, session: &Session, slug: &str) -> Res
         Err(e) => return Err(e.into()),
     };
     if !user.is_admin() {
-        return Err(Error::Forbidden("The admin console is for administrators of this organization.".into()));
+        return Err(Error::Forbidden(
+            "The admin console is for administrators of this organization.".into(),
+        ));
     }
     Ok(Ok((org, user)))
 }
@@ -61,8 +67,26 @@ async fn render(
     saved: bool,
     error: Option<String>,
 ) -> Result<String, Error> {
-    let users = state.db.list_users(org.id, &UserQuery { limit: 200, ..Default::default() }).await?;
-    let events = state.db.list_events(org.id, &EventQuery { limit: 25, ..Default::default() }).await?;
+    let users = state
+        .db
+        .list_users(
+            org.id,
+            &UserQuery {
+                limit: 200,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let events = state
+        .db
+        .list_events(
+            org.id,
+            &EventQuery {
+                limit: 25,
+                ..Default::default()
+            },
+        )
+        .await?;
     state
         .templates
         .render(
@@ -105,7 +129,15 @@ pub async fn save_settings(
     let role = match form.default_sso_role.as_deref().map(str::parse::<i32>) {
         Some(Ok(code)) => Some(code),
         Some(Err(_)) => {
-            let html = render(&state, &session, &org, &admin, false, Some("default_sso_role: must be a role code".into())).await?;
+            let html = render(
+                &state,
+                &session,
+                &org,
+                &admin,
+                false,
+                Some("default_sso_role: must be a role code".into()),
+            )
+            .await?;
             return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response());
         }
         None => None,
@@ -125,7 +157,15 @@ pub async fn save_settings(
             Ok(Redirect::to(&format!("/o/{}/admin?saved=1", org.slug)).into_response())
         }
         Err((field, reason)) => {
-            let html = render(&state, &session, &org, &admin, false, Some(format!("{field}: {reason}"))).await?;
+            let html = render(
+                &state,
+                &session,
+                &org,
+                &admin,
+                false,
+                Some(format!("{field}: {reason}")),
+            )
+            .await?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
         }
     }

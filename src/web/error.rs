@@ -36,10 +36,16 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {
-        Error::Invalid { field: field.into(), reason: reason.into() }
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
     pub fn conflict(field: impl Into<String>, reason: impl Into<String>) -> Error {
-        Error::Conflict { field: field.into(), reason: reason.into() }
+        Error::Conflict {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
     pub fn internal(e: impl std::fmt::Display) -> Error {
         Error::Internal(e.to_string())
@@ -141,7 +147,8 @@ impl IntoResponse for PageError {
             (_, Some(reference)) => format!("Something went wrong on our side. Reference: {reference}"),
             (Error::NotFound, _) => "There is nothing at this address.".to_string(),
             (Error::Csrf, _) => {
-                "This form has expired or was not sent from our page. Go back, reload the page and try again.".to_string()
+                "This form has expired or was not sent from our page. Go back, reload the page and try again."
+                    .to_string()
             }
             (e, _) => e.to_string(),
         };
@@ -157,5 +164,8 @@ impl IntoResponse for PageError {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -94,7 +94,9 @@ pub fn layer(store: SessionBackend, config: &Config) -> SessionManagerLayer<Sess
         .with_same_site(SameSite::Lax)
         .with_secure(config.secure_cookies())
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(config.session_idle_minutes)))
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            config.session_idle_minutes,
+        )))
         .with_signed(key)
 }
 

@@ -1,0 +1,270 @@
+//! Test harness: a real Gatehouse on 127.0.0.1:0 with a fresh database per
+//! test. The backend follows `DATABASE_URL`: unset (or sqlite:) = a temp
+//! SQLite file; postgres:// = a new schema in that database, so tests run
+//! in parallel without seeing each other.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use gatehouse::model::{Organization, Source, User, UserStatus};
+use gatehouse::store::pool::PoolOptions;
+use gatehouse::store::users::NewUser;
+use gatehouse::store::Db;
+use gatehouse::{App, Config};
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: Db,
+    pub config: Config,
+    /// The URL the CLI binary should use to reach this test's database.
+    pub database_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<TempDir>,
+}
+
+/// A temp directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn backend() -> &'static str {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+/// A fresh database: (url for the app and CLI, pool options, temp dir).
+pub async fn fresh_database() -> (String, PoolOptions, Option<TempDir>) {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => {
+            let schema = format!("gh_t_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::PgPool::connect(&url).await.expect("connect to DATABASE_URL");
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&admin)
+                .await
+                .expect("create schema");
+            admin.close().await;
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let with_path = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+            (
+                with_path,
+                PoolOptions {
+                    pg_schema: Some(schema),
+                    max_connections: Some(8),
+                },
+                None,
+            )
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!("gh-test-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let url = format!("sqlite://{}", dir.join("test.db").display());
+            (url, PoolOptions::default(), Some(TempDir(dir)))
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        TestApp::start_with(&[]).await
+    }
+
+    /// Starts with extra `GATEHOUSE_*` settings (e.g. a low throttle).
+    pub async fn start_with(extra: &[(&str, &str)]) -> TestApp {
+        let (database_url, opts, dir) = fresh_database().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert("GATEHOUSE_DATABASE_URL".into(), database_url.clone());
+        env.insert("GATEHOUSE_LISTEN".into(), addr.to_string());
+        env.insert("GATEHOUSE_BASE_URL".into(), format!("http://{addr}"));
+        env.insert(
+            "GATEHOUSE_SESSION_SECRET".into(),
+            "test-secret-0123456789abcdefghijklmnopqrstuvwxyz".into(),
+        );
+        for (k, v) in extra {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_parts(None, &env).expect("test config");
+        let app = App::build_with(config.clone(), opts).await.expect("app builds");
+        let db = app.db().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = app
+                .serve(listener, async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        TestApp {
+            addr,
+            db,
+            config,
+            database_url,
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Graceful stop, awaited (the server finishes in-flight requests).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    pub async fn org(&self, slug: &str) -> Organization {
+        self.db
+            .create_org(slug, &format!("{slug} Inc."), gatehouse::clock::now())
+            .await
+            .expect("create org")
+    }
+
+    /// A local, active user with a password (hashing at test cost).
+    pub async fn user(&self, org: &Organization, username: &str, role: i32, password: Option<&str>) -> User {
+        let new = NewUser {
+            username: username.into(),
+            email: format!("{username}@example.com"),
+            first_name: Some("Test".into()),
+            last_name: Some(username.into()),
+            display_name: None,
+            external_id: None,
+            job_title: None,
+            language: Default::default(),
+            role,
+            staff_group: None,
+            locations: vec![],
+            status: UserStatus::Active,
+            source: Source::Local,
+            directory_object_id: None,
+            password_hash: password.map(|p| gatehouse::password::hash(p).expect("hash")),
+        };
+        self.db
+            .create_user(org.id, &new, gatehouse::clock::now())
+            .await
+            .expect("create user")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A browser: keeps cookies, never follows redirects (tests assert them).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The session's CSRF token, as every page carries it in a meta tag.
+pub fn csrf_from(html: &str) -> String {
+    let marker = "<meta name=\"csrf-token\" content=\"";
+    let start = html
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("page has a csrf token");
+    let end = html[start..].find('"').expect("token ends") + start;
+    html[start..end].to_string()
+}
+
+pub struct LoginResult {
+    pub status: reqwest::StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// Loads the login page (for its CSRF token) and submits the form.
+pub async fn password_login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    slug: &str,
+    login: &str,
+    password: &str,
+) -> LoginResult {
+    let page = client
+        .get(app.url(&format!("/o/{slug}/login")))
+        .send()
+        .await
+        .expect("login page");
+    let html = page.text().await.expect("html");
+    let token = csrf_from(&html);
+    let resp = client
+        .post(app.url(&format!("/o/{slug}/login")))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", login),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("login post");
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    LoginResult {
+        status,
+        location,
+        body: resp.text().await.unwrap_or_default(),
+    }
+}
+
+/// The CSRF token of a signed-in session (from the home page).
+pub async fn session_csrf(app: &TestApp, client: &reqwest::Client, slug: &str) -> String {
+    let html = client
+        .get(app.url(&format!("/o/{slug}/")))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("html");
+    csrf_from(&html)
+}
+
+/// Runs the real `gatehouse` binary against this test's database.
+pub fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .env_remove("GATEHOUSE_CONFIG")
+        .env("GATEHOUSE_DATABASE_URL", &app.database_url)
+        .env("GATEHOUSE_BASE_URL", format!("http://{}", app.addr))
+        .env("GATEHOUSE_LOG_LEVEL", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gatehouse");
+    if let Some(mut pipe) = child.stdin.take() {
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).expect("write stdin");
+        }
+    }
+    child.wait_with_output().expect("gatehouse finished")
+}
