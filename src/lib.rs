@@ -13,6 +13,7 @@ pub mod password_signin;
 pub mod rules;
 pub mod secrets;
 pub mod settings;
+pub mod signin;
 pub mod store;
 pub mod user_input;
 pub mod web;

@@ -14,6 +14,7 @@ pub mod api_keys;
 pub mod catalog;
 pub mod connections;
 pub mod events;
+pub mod links;
 pub mod orgs;
 pub mod pool;
 pub mod recovery;

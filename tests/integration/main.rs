@@ -6,4 +6,5 @@ mod admin_api;
 mod cli;
 mod harness;
 mod password_login;
+mod signin;
 mod store_conformance;
