@@ -2,8 +2,6 @@
 //! it created, printed as text or JSON by `main.rs`. Bad input is refused
 //! with a one-line reason before anything is written.
 
-use std::collections::BTreeSet;
-
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -13,7 +11,7 @@ use crate::store::catalog::Directory;
 use crate::store::events::EventQuery;
 use crate::store::users::UserQuery;
 use crate::store::{self, Db};
-use crate::user_input::{self, NewUserRequest, OrgLists};
+use crate::user_input::{self, NewUserRequest};
 
 /// A command's result: lines for a person, a value for `--json`.
 pub struct Report {
@@ -92,7 +90,7 @@ pub async fn org_create(db: &Db, config: &Config, slug: &str, name: &str) -> Res
 
 pub async fn org_settings(db: &Db, slug: &str, patch: SettingsPatch) -> Result<Report> {
     let org = find_org(db, slug).await?;
-    let catalog: BTreeSet<i32> = db.roles(org.id).await?.into_iter().map(|r| r.code).collect();
+    let catalog = db.role_codes(org.id).await?;
     let next = crate::settings::validate(&patch, &org.settings, &catalog)
         .map_err(|(field, reason)| CommandError(format!("{field}: {reason}")))?;
     db.update_settings(org.id, &next, crate::clock::now()).await?;
@@ -109,27 +107,9 @@ pub async fn org_settings(db: &Db, slug: &str, patch: SettingsPatch) -> Result<R
     })
 }
 
-pub async fn org_lists(db: &Db, org_id: Uuid) -> Result<OrgLists> {
-    Ok(OrgLists {
-        roles: db.roles(org_id).await?.into_iter().map(|r| r.code).collect(),
-        locations: db
-            .directory_entries(org_id, Directory::Locations)
-            .await?
-            .into_iter()
-            .map(|l| l.external_id)
-            .collect(),
-        groups: db
-            .directory_entries(org_id, Directory::StaffGroups)
-            .await?
-            .into_iter()
-            .map(|l| l.external_id)
-            .collect(),
-    })
-}
-
 pub async fn user_create(db: &Db, slug: &str, req: NewUserRequest) -> Result<Report> {
     let org = find_org(db, slug).await?;
-    let lists = org_lists(db, org.id).await?;
+    let lists = db.org_catalogs(org.id).await?;
     let new_user = user_input::parse_new_user(req, &lists)?;
     let user = match db.create_user(org.id, &new_user, crate::clock::now()).await {
         Err(store::Error::Conflict(field)) => {

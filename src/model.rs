@@ -164,6 +164,16 @@ pub struct Location {
 /// Staff groups have the same shape as locations.
 pub type StaffGroup = Location;
 
+/// What an organization's catalogs hold, as the rules and validators read
+/// them: role codes, role mapping, location and staff-group external ids.
+#[derive(Clone, Debug, Default)]
+pub struct OrgCatalogs {
+    pub roles: std::collections::BTreeSet<i32>,
+    pub role_mapping: std::collections::BTreeMap<String, i32>,
+    pub locations: std::collections::BTreeSet<String>,
+    pub groups: std::collections::BTreeSet<String>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct RoleMapping {
     pub external_role: String,

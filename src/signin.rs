@@ -12,7 +12,7 @@
 //! the user by its link. No process-local lock, so it holds across
 //! instances.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -26,7 +26,6 @@ use crate::rules::matching::{self, Candidates, MatchRule};
 use crate::rules::ownership::{self, CreateRefusal, OrgCatalog, Profile, Source, Taken};
 use crate::rules::roles::{self, RoleDecision, RoleInput};
 use crate::rules::Warning;
-use crate::store::catalog::Directory;
 use crate::store::events::NewEvent;
 use crate::store::users::NewUser;
 use crate::store::{self, Db};
@@ -116,38 +115,6 @@ fn protocol_method(p: Protocol) -> LoginMethod {
         Protocol::Saml => LoginMethod::Saml,
         Protocol::Oidc => LoginMethod::Oidc,
     }
-}
-
-/// The org data the rules read.
-struct OrgData {
-    roles: BTreeSet<i32>,
-    mapping: BTreeMap<String, i32>,
-    locations: BTreeSet<String>,
-    groups: BTreeSet<String>,
-}
-
-async fn org_data(db: &Db, org_id: Uuid) -> store::Result<OrgData> {
-    Ok(OrgData {
-        roles: db.roles(org_id).await?.into_iter().map(|r| r.code).collect(),
-        mapping: db
-            .role_mappings(org_id)
-            .await?
-            .into_iter()
-            .map(|m| (m.external_role, m.role_code))
-            .collect(),
-        locations: db
-            .directory_entries(org_id, Directory::Locations)
-            .await?
-            .into_iter()
-            .map(|l| l.external_id)
-            .collect(),
-        groups: db
-            .directory_entries(org_id, Directory::StaffGroups)
-            .await?
-            .into_iter()
-            .map(|l| l.external_id)
-            .collect(),
-    })
 }
 
 fn profile_of(u: &User) -> Profile {
@@ -256,7 +223,7 @@ async fn attempt(
         overrides: &policy.attribute_overrides,
         ms_id_as_external_id: org.settings.ms_id_as_external_id,
     });
-    let data = org_data(db, org.id).await?;
+    let data = db.org_catalogs(org.id).await?;
     let catalog = OrgCatalog {
         locations: &data.locations,
         groups: &data.groups,
@@ -318,7 +285,7 @@ async fn attempt(
         idp_initiated_saml: identity.idp_initiated && identity.protocol == Protocol::Saml,
         relay_state_roles_enabled: policy.relay_state_roles,
         relay_state_ceiling: policy.relay_state_ceiling,
-        role_mapping: &data.mapping,
+        role_mapping: &data.role_mapping,
         catalog: &data.roles,
         existing_role: existing,
         default_sso_role: org.settings.default_sso_role,

@@ -2,11 +2,9 @@
 //! into store values or refused with the field and the reason. Directory
 //! locks (SPEC §8) are enforced here so every admin path shares them.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Deserializer};
 
-use crate::model::{Language, Source, User, UserStatus, DIRECTORY_LOCKED_FIELDS};
+use crate::model::{Language, OrgCatalogs, Source, User, UserStatus, DIRECTORY_LOCKED_FIELDS};
 use crate::store::users::NewUser;
 
 /// A refusal naming the field. `Locked` maps to 409, `Invalid` to 422.
@@ -30,13 +28,6 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> FieldError {
         field,
         reason: reason.into(),
     }
-}
-
-/// What the org knows: role codes, location and staff-group external ids.
-pub struct OrgLists {
-    pub roles: BTreeSet<i32>,
-    pub locations: BTreeSet<String>,
-    pub groups: BTreeSet<String>,
 }
 
 pub fn check_username(s: &str) -> Result<String, FieldError> {
@@ -84,7 +75,7 @@ fn check_language(s: &str) -> Result<Language, FieldError> {
     Language::parse_folding(s).ok_or_else(|| invalid("language", "must be one of en, fr, es, de, nl, pt"))
 }
 
-fn check_role(code: i32, lists: &OrgLists) -> Result<i32, FieldError> {
+fn check_role(code: i32, lists: &OrgCatalogs) -> Result<i32, FieldError> {
     if lists.roles.contains(&code) {
         Ok(code)
     } else {
@@ -96,7 +87,7 @@ fn check_role(code: i32, lists: &OrgLists) -> Result<i32, FieldError> {
     }
 }
 
-fn check_group(g: Option<String>, lists: &OrgLists) -> Result<Option<String>, FieldError> {
+fn check_group(g: Option<String>, lists: &OrgCatalogs) -> Result<Option<String>, FieldError> {
     match g.filter(|g| !g.is_empty()) {
         Some(g) if !lists.groups.contains(&g) => {
             Err(invalid("staff_group", format!("no staff group with external id {g:?}")))
@@ -105,7 +96,7 @@ fn check_group(g: Option<String>, lists: &OrgLists) -> Result<Option<String>, Fi
     }
 }
 
-fn check_locations(locs: Vec<String>, lists: &OrgLists) -> Result<Vec<String>, FieldError> {
+fn check_locations(locs: Vec<String>, lists: &OrgCatalogs) -> Result<Vec<String>, FieldError> {
     let mut out: Vec<String> = Vec::new();
     for l in locs {
         if !lists.locations.contains(&l) {
@@ -143,7 +134,7 @@ pub struct NewUserRequest {
 }
 
 /// An admin-created user: source `local`, `pending` until first sign-in.
-pub fn parse_new_user(req: NewUserRequest, lists: &OrgLists) -> Result<NewUser, FieldError> {
+pub fn parse_new_user(req: NewUserRequest, lists: &OrgCatalogs) -> Result<NewUser, FieldError> {
     Ok(NewUser {
         username: check_username(&req.username)?,
         email: check_email(&req.email)?,
@@ -200,7 +191,7 @@ const LOCK_REASON: &str =
 /// Applies an admin's change. Refuses directory-locked fields (409) only
 /// when the value would actually change, so a client may send back the
 /// whole object it read.
-pub fn apply_patch(user: &User, patch: UserPatch, lists: &OrgLists) -> Result<User, FieldError> {
+pub fn apply_patch(user: &User, patch: UserPatch, lists: &OrgCatalogs) -> Result<User, FieldError> {
     let mut next = user.clone();
     if let Some(v) = patch.username {
         next.username = check_username(&v)?;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{map_err, Db, Error, Result};
-use crate::model::{Location, Role, RoleMapping};
+use crate::model::{Location, OrgCatalogs, Role, RoleMapping};
 use crate::on_db;
 
 #[derive(sqlx::FromRow)]
@@ -44,6 +44,35 @@ impl Directory {
 }
 
 impl Db {
+    /// Everything the sign-in rules and admin validation check values against.
+    pub async fn org_catalogs(&self, org_id: Uuid) -> Result<OrgCatalogs> {
+        Ok(OrgCatalogs {
+            roles: self.role_codes(org_id).await?,
+            role_mapping: self
+                .role_mappings(org_id)
+                .await?
+                .into_iter()
+                .map(|m| (m.external_role, m.role_code))
+                .collect(),
+            locations: self
+                .directory_entries(org_id, Directory::Locations)
+                .await?
+                .into_iter()
+                .map(|l| l.external_id)
+                .collect(),
+            groups: self
+                .directory_entries(org_id, Directory::StaffGroups)
+                .await?
+                .into_iter()
+                .map(|l| l.external_id)
+                .collect(),
+        })
+    }
+
+    pub async fn role_codes(&self, org_id: Uuid) -> Result<std::collections::BTreeSet<i32>> {
+        Ok(self.roles(org_id).await?.into_iter().map(|r| r.code).collect())
+    }
+
     pub async fn roles(&self, org_id: Uuid) -> Result<Vec<Role>> {
         let rows: Vec<RoleRow> = on_db!(self, |p| sqlx::query_as(
             "SELECT code, name FROM roles WHERE org_id = $1 ORDER BY code"

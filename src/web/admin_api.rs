@@ -5,8 +5,6 @@
 //! built by `Admin::from_request_parts` after the checks pass (lldap's
 //! "permission as a type").
 
-use std::collections::BTreeSet;
-
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, RawPathParams, State};
 use axum::http::request::Parts;
@@ -28,7 +26,7 @@ use crate::settings;
 use crate::store::catalog::Directory;
 use crate::store::events::EventQuery;
 use crate::store::users::UserQuery;
-use crate::user_input::{self, NewUserRequest, OrgLists, UserPatch};
+use crate::user_input::{self, NewUserRequest, UserPatch};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -189,26 +187,6 @@ fn ok<T: serde::Serialize>(value: T) -> ApiResult {
     Ok(Json(value).into_response())
 }
 
-async fn org_lists(state: &AppState, org: &Organization) -> Result<OrgLists, Error> {
-    Ok(OrgLists {
-        roles: state.db.roles(org.id).await?.into_iter().map(|r| r.code).collect(),
-        locations: state
-            .db
-            .directory_entries(org.id, Directory::Locations)
-            .await?
-            .into_iter()
-            .map(|l| l.external_id)
-            .collect(),
-        groups: state
-            .db
-            .directory_entries(org.id, Directory::StaffGroups)
-            .await?
-            .into_iter()
-            .map(|l| l.external_id)
-            .collect(),
-    })
-}
-
 async fn get_settings(admin: Admin) -> ApiResult {
     ok(admin.org.settings)
 }
@@ -218,13 +196,7 @@ async fn patch_settings(
     admin: Admin,
     JsonBody(patch): JsonBody<SettingsPatch>,
 ) -> ApiResult {
-    let catalog: BTreeSet<i32> = state
-        .db
-        .roles(admin.org.id)
-        .await?
-        .into_iter()
-        .map(|r| r.code)
-        .collect();
+    let catalog = state.db.role_codes(admin.org.id).await?;
     let next = settings::validate(&patch, &admin.org.settings, &catalog).map_err(|(f, r)| Error::invalid(f, r))?;
     state
         .db
@@ -255,13 +227,7 @@ async fn set_role_mapping(
     JsonBody(body): JsonBody<RoleMappingBody>,
 ) -> ApiResult {
     settings::check_external_role(&external_role).map_err(|r| Error::invalid("external_role", r))?;
-    let catalog: BTreeSet<i32> = state
-        .db
-        .roles(admin.org.id)
-        .await?
-        .into_iter()
-        .map(|r| r.code)
-        .collect();
+    let catalog = state.db.role_codes(admin.org.id).await?;
     if !catalog.contains(&body.role_code) {
         return Err(Error::invalid(
             "role_code",
@@ -391,7 +357,7 @@ async fn create_user(
     admin: Admin,
     JsonBody(req): JsonBody<NewUserRequest>,
 ) -> ApiResult {
-    let lists = org_lists(&state, &admin.org).await?;
+    let lists = state.db.org_catalogs(admin.org.id).await?;
     // Hashing a password is deliberately slow: keep it off the async workers.
     let new_user = tokio::task::spawn_blocking(move || user_input::parse_new_user(req, &lists))
         .await
@@ -419,7 +385,7 @@ async fn patch_user(
     JsonBody(patch): JsonBody<UserPatch>,
 ) -> ApiResult {
     let user = state.db.user(admin.org.id, parse_id(&id, "id")?).await?;
-    let lists = org_lists(&state, &admin.org).await?;
+    let lists = state.db.org_catalogs(admin.org.id).await?;
     let next = user_input::apply_patch(&user, patch, &lists)?;
     let saved = state.db.save_user(&next, crate::clock::now()).await?;
     tracing::info!(org = %admin.org.slug, actor = ?admin.actor, user = %saved.id, "user changed");

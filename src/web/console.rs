@@ -2,8 +2,6 @@
 //! hide password login, default role, profile sync), the user list and the
 //! latest login events. Same rules as the JSON API (`settings::validate`).
 
-use std::collections::BTreeSet;
-
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
@@ -149,7 +147,7 @@ pub async fn save_settings(
         default_sso_role: role,
         profile_sync: form.profile_sync,
     };
-    let catalog: BTreeSet<i32> = state.db.roles(org.id).await?.into_iter().map(|r| r.code).collect();
+    let catalog = state.db.role_codes(org.id).await?;
     match crate::settings::validate(&patch, &org.settings, &catalog) {
         Ok(next) => {
             state.db.update_settings(org.id, &next, crate::clock::now()).await?;
