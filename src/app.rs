@@ -114,6 +114,10 @@ impl App {
                 "/o/{org}/recover/{token}",
                 get(auth::recover_page).post(auth::recover_submit),
             )
+            .route("/o/{org}/sso/{connection}/login", get(crate::saml::routes::login))
+            .route("/saml/{connection}/metadata", get(crate::saml::routes::metadata))
+            .route("/saml/{connection}/acs", post(crate::saml::routes::acs))
+            .route("/saml/{connection}/slo", get(crate::saml::routes::slo))
             .route("/o/{org}/admin", get(console::page))
             .route("/o/{org}/admin/settings", post(console::save_settings))
             .merge(admin_api::routes())
@@ -137,6 +141,7 @@ impl App {
     ) -> std::io::Result<()> {
         let router = self.router();
         let sessions = self.sessions.clone();
+        let db = self.state.db.clone();
         let cleanup = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));
             loop {
@@ -144,12 +149,30 @@ impl App {
                 if let Err(e) = sessions.delete_expired().await {
                     tracing::warn!(error = %e, "expired-session cleanup failed");
                 }
+                if let Err(e) = db.sweep_saml_requests(crate::clock::now()).await {
+                    tracing::warn!(error = %e, "expired AuthnRequest cleanup failed");
+                }
+            }
+        });
+        let db = self.state.db.clone();
+        let refresh_every =
+            Duration::from_secs(u64::try_from(self.state.config.metadata_refresh_minutes).unwrap_or(720) * 60);
+        let metadata = tokio::spawn(async move {
+            let mut every = tokio::time::interval(refresh_every);
+            every.tick().await; // the first tick is immediate; connections were just saved
+            loop {
+                every.tick().await;
+                match crate::saml::setup::refresh_all_metadata(&db, crate::clock::now()).await {
+                    Ok(n) => tracing::info!(refreshed = n, "SAML metadata refresh"),
+                    Err(e) => tracing::warn!(error = %e, "SAML metadata refresh failed"),
+                }
             }
         });
         let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         cleanup.abort();
+        metadata.abort();
         self.state.db.close().await;
         result
     }

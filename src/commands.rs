@@ -324,3 +324,73 @@ pub async fn directory_add(db: &Db, slug: &str, dir: Directory, external_id: &st
         json: serde_json::to_value(&entry).unwrap_or(Value::Null),
     })
 }
+
+pub async fn connection_add_saml(
+    db: &Db,
+    config: &Config,
+    slug: &str,
+    name: &str,
+    source: crate::saml::setup::IdpSource,
+    options: crate::saml::config::Options,
+) -> Result<Report> {
+    let org = find_org(db, slug).await?;
+    let summary = crate::saml::setup::create(db, config, &org, name, source, options, crate::clock::now())
+        .await
+        .map_err(|e| match e {
+            crate::saml::setup::SetupError::Store(store::Error::Conflict(_)) => {
+                CommandError(format!("name: {slug} already has a connection called {name:?}"))
+            }
+            other => CommandError(other.to_string()),
+        })?;
+    Ok(Report {
+        text: vec![
+            format!("connection id:         {}", summary.id),
+            format!("SP entity id:          {}", summary.sp_entity_id),
+            format!("ACS URL:               {}", summary.acs_url),
+            format!("SP metadata URL:       {}", summary.metadata_url),
+            format!("SP-initiated login:    {}", summary.login_url),
+        ],
+        json: serde_json::to_value(&summary).unwrap_or(Value::Null),
+    })
+}
+
+pub async fn connection_list(db: &Db, config: &Config, slug: &str) -> Result<Report> {
+    let org = find_org(db, slug).await?;
+    let mut text = Vec::new();
+    let mut list = Vec::new();
+    for c in db.connections(org.id).await? {
+        let record = db.connection(c.id).await?;
+        let detail = match serde_json::from_value::<crate::saml::config::SamlConfig>(record.config.clone()) {
+            Ok(saml) if c.kind == "saml" => {
+                let s = crate::saml::setup::summary(config, &org, c.id, &c.name, &saml);
+                let expiry: Vec<String> = s
+                    .idp_certificates
+                    .iter()
+                    .map(|i| i.not_after.date_naive().to_string())
+                    .collect();
+                text.push(format!(
+                    "{}  saml  {}  {}  idp={}  certs expire {}{}",
+                    c.id,
+                    c.name,
+                    if c.enabled { "enabled" } else { "disabled" },
+                    s.idp_entity_id,
+                    expiry.join(", "),
+                    s.idp_metadata_error
+                        .as_deref()
+                        .map(|e| format!("  metadata error: {e}"))
+                        .unwrap_or_default()
+                ));
+                serde_json::to_value(&s).unwrap_or(Value::Null)
+            }
+            _ => {
+                text.push(format!("{}  {}  {}", c.id, c.kind, c.name));
+                serde_json::to_value(&c).unwrap_or(Value::Null)
+            }
+        };
+        list.push(detail);
+    }
+    Ok(Report {
+        text,
+        json: Value::Array(list),
+    })
+}

@@ -24,6 +24,11 @@ pub struct Config {
     /// Key material for signing session cookies; None = a random key per
     /// process (fine for one instance, wrong for several: a warning says so).
     pub session_secret: Option<String>,
+    /// Key for secrets at rest (SP keys, client secrets); defaults to the
+    /// session secret. Changing it makes stored secrets unreadable.
+    pub secrets_key: Option<String>,
+    /// How often SAML connections configured by metadata URL re-fetch it.
+    pub metadata_refresh_minutes: i64,
     pub session_idle_minutes: i64,
     pub cookie_name: String,
     pub log_format: LogFormat,
@@ -45,6 +50,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("base_url", &self.base_url.as_str())
             .field("session_secret", &self.session_secret.as_ref().map(|_| "***"))
+            .field("secrets_key", &self.secrets_key.as_ref().map(|_| "***"))
             .field("session_idle_minutes", &self.session_idle_minutes)
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
@@ -52,6 +58,14 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
+    /// The key that seals secrets at rest, if one is configured.
+    pub fn sealing_key(&self) -> Option<crate::sealed::SealingKey> {
+        self.secrets_key
+            .as_deref()
+            .or(self.session_secret.as_deref())
+            .map(crate::sealed::SealingKey::derive)
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.base_url.scheme() == "https"
     }
@@ -71,6 +85,8 @@ struct FileConfig {
     listen: Option<String>,
     base_url: Option<String>,
     session_secret: Option<String>,
+    secrets_key: Option<String>,
+    metadata_refresh_minutes: Option<i64>,
     session_idle_minutes: Option<i64>,
     cookie_name: Option<String>,
     log_format: Option<String>,
@@ -183,6 +199,8 @@ impl Config {
                 "GATEHOUSE_LISTEN",
                 "GATEHOUSE_BASE_URL",
                 "GATEHOUSE_SESSION_SECRET",
+                "GATEHOUSE_SECRETS_KEY",
+                "GATEHOUSE_METADATA_REFRESH_MINUTES",
                 "GATEHOUSE_SESSION_IDLE_MINUTES",
                 "GATEHOUSE_COOKIE_NAME",
                 "GATEHOUSE_LOG_FORMAT",
@@ -232,6 +250,11 @@ impl Config {
             Some((_, v)) => Some(v),
             None => None,
         };
+        let secrets_key = match src.string("secrets_key", &src.file.secrets_key) {
+            Some((key, v)) if v.len() < 32 => return Err(bad(&key, "must be at least 32 characters")),
+            Some((_, v)) => Some(v),
+            None => None,
+        };
         let cookie_name = match src.string("cookie_name", &src.file.cookie_name) {
             Some((key, v)) => {
                 if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
@@ -257,6 +280,13 @@ impl Config {
             None => "info".to_string(),
         };
         Ok(Config {
+            metadata_refresh_minutes: src.int(
+                "metadata_refresh_minutes",
+                src.file.metadata_refresh_minutes,
+                720,
+                5..=10_080,
+            )?,
+            secrets_key,
             session_idle_minutes: src.int("session_idle_minutes", src.file.session_idle_minutes, 480, 5..=43_200)?,
             throttle_per_login: src.int("throttle_per_login", src.file.throttle_per_login, 5, 1..=1000)?,
             throttle_per_address: src.int("throttle_per_address", src.file.throttle_per_address, 30, 1..=100_000)?,
@@ -320,6 +350,12 @@ mod tests {
                 None,
                 &[("GATEHOUSE_SESSION_SECRET", "short")],
                 "GATEHOUSE_SESSION_SECRET",
+            ),
+            (None, &[("GATEHOUSE_SECRETS_KEY", "short")], "GATEHOUSE_SECRETS_KEY"),
+            (
+                None,
+                &[("GATEHOUSE_METADATA_REFRESH_MINUTES", "1")],
+                "GATEHOUSE_METADATA_REFRESH_MINUTES",
             ),
             (None, &[("GATEHOUSE_LOG_FORMAT", "xml")], "GATEHOUSE_LOG_FORMAT"),
             (

@@ -11,6 +11,8 @@ pub mod model;
 pub mod password;
 pub mod password_signin;
 pub mod rules;
+pub mod saml;
+pub mod sealed;
 pub mod secrets;
 pub mod settings;
 pub mod signin;

@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use gatehouse::commands::{self, CommandError, Report};
 use gatehouse::config::{Config, LogFormat};
 use gatehouse::model::SettingsPatch;
+use gatehouse::saml::config::Options as SamlOptions;
+use gatehouse::saml::setup::IdpSource;
 use gatehouse::store::catalog::Directory;
 use gatehouse::store::Db;
 use gatehouse::user_input::NewUserRequest;
@@ -84,6 +86,8 @@ enum Command {
     },
     #[command(subcommand, name = "role-map")]
     RoleMap(RoleMapCommand),
+    #[command(subcommand)]
+    Connection(ConnectionCommand),
     #[command(subcommand)]
     Location(DirectoryCommand),
     #[command(subcommand)]
@@ -175,6 +179,48 @@ enum RoleMapCommand {
         #[arg(long)]
         org: String,
         external_role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnectionCommand {
+    /// Add a SAML connection from IdP metadata (file or URL) or from fields.
+    #[command(name = "add-saml")]
+    AddSaml {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, conflicts_with_all = ["metadata_url", "entity_id"])]
+        metadata_file: Option<PathBuf>,
+        #[arg(long, conflicts_with = "entity_id")]
+        metadata_url: Option<String>,
+        #[arg(long, requires_all = ["sso_url", "cert_file"])]
+        entity_id: Option<String>,
+        #[arg(long)]
+        sso_url: Option<String>,
+        #[arg(long)]
+        slo_url: Option<String>,
+        /// IdP signing certificate (PEM); repeat for rollover.
+        #[arg(long, num_args = 1..)]
+        cert_file: Vec<PathBuf>,
+        #[arg(long)]
+        idp_initiated: Option<OnOff>,
+        #[arg(long)]
+        relay_state_roles: Option<OnOff>,
+        #[arg(long)]
+        relay_state_ceiling: Option<i32>,
+        #[arg(long)]
+        allow_sha1: Option<OnOff>,
+        #[arg(long)]
+        clock_skew_seconds: Option<i64>,
+        #[arg(long)]
+        sign_requests: Option<OnOff>,
+    },
+    /// List an organization's connections.
+    List {
+        #[arg(long)]
+        org: String,
     },
 }
 
@@ -329,6 +375,52 @@ async fn admin_command(db: &Db, config: &Config, command: Command) -> Result<Rep
         Command::RoleMap(RoleMapCommand::Remove { org, external_role }) => {
             commands::role_map_remove(db, &org, &external_role).await
         }
+        Command::Connection(ConnectionCommand::AddSaml {
+            org,
+            name,
+            metadata_file,
+            metadata_url,
+            entity_id,
+            sso_url,
+            slo_url,
+            cert_file,
+            idp_initiated,
+            relay_state_roles,
+            relay_state_ceiling,
+            allow_sha1,
+            clock_skew_seconds,
+            sign_requests,
+        }) => {
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p).map_err(|e| CommandError(format!("cannot read {}: {e}", p.display())))
+            };
+            let source = match (metadata_file, metadata_url, entity_id) {
+                (Some(f), None, None) => IdpSource::MetadataXml(read(&f)?),
+                (None, Some(u), None) => IdpSource::MetadataUrl(u),
+                (None, None, Some(entity_id)) => IdpSource::Fields {
+                    entity_id,
+                    sso_url: sso_url.unwrap_or_default(),
+                    slo_url,
+                    certificates: cert_file.iter().map(read).collect::<Result<_, _>>()?,
+                },
+                _ => {
+                    return Err(CommandError(
+                        "give one of --metadata-file, --metadata-url or --entity-id".into(),
+                    ))
+                }
+            };
+            let defaults = SamlOptions::default();
+            let options = SamlOptions {
+                idp_initiated: idp_initiated.map_or(defaults.idp_initiated, Into::into),
+                relay_state_roles: relay_state_roles.map_or(defaults.relay_state_roles, Into::into),
+                relay_state_ceiling: relay_state_ceiling.unwrap_or(defaults.relay_state_ceiling),
+                allow_sha1: allow_sha1.map_or(defaults.allow_sha1, Into::into),
+                clock_skew_seconds: clock_skew_seconds.unwrap_or(defaults.clock_skew_seconds),
+                sign_authn_requests: sign_requests.map_or(defaults.sign_authn_requests, Into::into),
+            };
+            commands::connection_add_saml(db, config, &org, &name, source, options).await
+        }
+        Command::Connection(ConnectionCommand::List { org }) => commands::connection_list(db, config, &org).await,
         Command::Location(DirectoryCommand::Add { org, external_id, name }) => {
             commands::directory_add(db, &org, Directory::Locations, &external_id, &name).await
         }

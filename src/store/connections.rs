@@ -72,3 +72,94 @@ impl Db {
         Ok(id)
     }
 }
+
+/// A connection with its stored configuration document.
+#[derive(Clone, Debug)]
+pub struct ConnectionRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub kind: String,
+    pub name: String,
+    pub enabled: bool,
+    pub config: serde_json::Value,
+}
+
+#[derive(sqlx::FromRow)]
+struct FullRow {
+    id: Uuid,
+    org_id: Uuid,
+    kind: String,
+    name: String,
+    enabled: bool,
+    config: String,
+}
+
+impl FullRow {
+    fn into_record(self) -> Result<ConnectionRecord> {
+        Ok(ConnectionRecord {
+            config: serde_json::from_str(&self.config)
+                .map_err(|e| super::Error::Corrupt(format!("connection {} config: {e}", self.id)))?,
+            id: self.id,
+            org_id: self.org_id,
+            kind: self.kind,
+            name: self.name,
+            enabled: self.enabled,
+        })
+    }
+}
+
+impl Db {
+    /// Any organization's connection by id (the ACS and metadata URLs carry
+    /// only the connection id).
+    pub async fn connection(&self, id: Uuid) -> Result<ConnectionRecord> {
+        let row: FullRow = on_db!(self, |p| sqlx::query_as(
+            "SELECT id, org_id, kind, name, enabled, config FROM connections WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_one(p)
+        .await)
+        .map_err(map_err)?;
+        row.into_record()
+    }
+
+    pub async fn connections_of_kind(&self, kind: &str) -> Result<Vec<ConnectionRecord>> {
+        let rows: Vec<FullRow> = on_db!(self, |p| sqlx::query_as(
+            "SELECT id, org_id, kind, name, enabled, config FROM connections WHERE kind = $1 ORDER BY id"
+        )
+        .bind(kind)
+        .fetch_all(p)
+        .await)
+        .map_err(map_err)?;
+        rows.into_iter().map(FullRow::into_record).collect()
+    }
+
+    pub async fn update_connection(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        name: &str,
+        enabled: bool,
+        config: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let n = on_db!(self, |p| {
+            sqlx::query(
+            "UPDATE connections SET name = $3, enabled = $4, config = $5, updated_at = $6 WHERE id = $1 AND org_id = $2"
+        )
+        .bind(id)
+        .bind(org_id)
+        .bind(name)
+        .bind(enabled)
+        .bind(config.to_string())
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        })
+        .map_err(map_err)?;
+        if n == 0 {
+            return Err(super::Error::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -18,6 +18,7 @@ pub mod links;
 pub mod orgs;
 pub mod pool;
 pub mod recovery;
+pub mod saml_state;
 pub mod users;
 
 pub use pool::{Db, Tx};

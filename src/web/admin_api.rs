@@ -53,6 +53,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/orgs/{org}/login-events", get(list_events))
         .route("/api/v1/orgs/{org}/login-events/{id}", get(get_event))
         .route("/api/v1/orgs/{org}/connections", get(list_connections))
+        .route("/api/v1/orgs/{org}/connections/saml", post(create_saml_connection))
+        .route(
+            "/api/v1/orgs/{org}/connections/{id}",
+            get(get_connection).patch(patch_connection),
+        )
 }
 
 /// Who is acting, for logs.
@@ -453,4 +458,121 @@ async fn get_event(State(state): State<AppState>, admin: Admin, Path((_, id)): P
 
 async fn list_connections(State(state): State<AppState>, admin: Admin) -> ApiResult {
     ok(state.db.connections(admin.org.id).await?)
+}
+
+impl From<crate::saml::setup::SetupError> for Error {
+    fn from(e: crate::saml::setup::SetupError) -> Error {
+        use crate::saml::setup::SetupError;
+        match e {
+            SetupError::Invalid(c) => Error::invalid(c.field, c.reason),
+            SetupError::Store(crate::store::Error::Conflict(_)) => {
+                Error::conflict("name", "this organization already has a connection with this name")
+            }
+            SetupError::Store(s) => s.into(),
+            SetupError::Sealing(s) => Error::Conflict {
+                field: "secrets_key".into(),
+                reason: s.to_string(),
+            },
+            SetupError::Crypto(c) => Error::internal(c),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSamlConnection {
+    name: String,
+    metadata_xml: Option<String>,
+    metadata_url: Option<String>,
+    entity_id: Option<String>,
+    sso_url: Option<String>,
+    slo_url: Option<String>,
+    #[serde(default)]
+    certificates: Vec<String>,
+    idp_initiated: Option<bool>,
+    relay_state_roles: Option<bool>,
+    relay_state_ceiling: Option<i32>,
+    allow_sha1: Option<bool>,
+    clock_skew_seconds: Option<i64>,
+    sign_authn_requests: Option<bool>,
+}
+
+async fn create_saml_connection(
+    State(state): State<AppState>,
+    admin: Admin,
+    JsonBody(b): JsonBody<NewSamlConnection>,
+) -> ApiResult {
+    use crate::saml::setup::IdpSource;
+    let source = match (b.metadata_xml, b.metadata_url, b.entity_id) {
+        (Some(xml), None, None) => IdpSource::MetadataXml(xml),
+        (None, Some(url), None) => IdpSource::MetadataUrl(url),
+        (None, None, Some(entity_id)) => IdpSource::Fields {
+            entity_id,
+            sso_url: b.sso_url.unwrap_or_default(),
+            slo_url: b.slo_url,
+            certificates: b.certificates,
+        },
+        _ => {
+            return Err(Error::invalid(
+                "metadata_xml",
+                "give exactly one of metadata_xml, metadata_url or entity_id",
+            ))
+        }
+    };
+    let d = crate::saml::config::Options::default();
+    let options = crate::saml::config::Options {
+        idp_initiated: b.idp_initiated.unwrap_or(d.idp_initiated),
+        relay_state_roles: b.relay_state_roles.unwrap_or(d.relay_state_roles),
+        relay_state_ceiling: b.relay_state_ceiling.unwrap_or(d.relay_state_ceiling),
+        allow_sha1: b.allow_sha1.unwrap_or(d.allow_sha1),
+        clock_skew_seconds: b.clock_skew_seconds.unwrap_or(d.clock_skew_seconds),
+        sign_authn_requests: b.sign_authn_requests.unwrap_or(d.sign_authn_requests),
+    };
+    let summary = crate::saml::setup::create(
+        &state.db,
+        &state.config,
+        &admin.org,
+        &b.name,
+        source,
+        options,
+        crate::clock::now(),
+    )
+    .await?;
+    tracing::info!(org = %admin.org.slug, actor = ?admin.actor, connection = %summary.id, "SAML connection added");
+    Ok((StatusCode::CREATED, Json(summary)).into_response())
+}
+
+async fn get_connection(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult {
+    let id = parse_id(&id, "id")?;
+    let record = state.db.connection(id).await?;
+    if record.org_id != admin.org.id {
+        return Err(Error::NotFound);
+    }
+    match serde_json::from_value::<crate::saml::config::SamlConfig>(record.config.clone()) {
+        Ok(saml) if record.kind == "saml" => ok(crate::saml::setup::summary(
+            &state.config,
+            &admin.org,
+            id,
+            &record.name,
+            &saml,
+        )),
+        _ => ok(json!({ "id": record.id, "kind": record.kind, "name": record.name, "enabled": record.enabled })),
+    }
+}
+
+async fn patch_connection(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((_, id)): Path<(String, String)>,
+    JsonBody(patch): JsonBody<crate::saml::setup::SamlPatch>,
+) -> ApiResult {
+    let id = parse_id(&id, "id")?;
+    let summary =
+        crate::saml::setup::update(&state.db, &state.config, &admin.org, id, patch, crate::clock::now()).await?;
+    tracing::info!(org = %admin.org.slug, actor = ?admin.actor, connection = %id, "SAML connection changed");
+    ok(summary)
 }

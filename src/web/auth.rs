@@ -65,7 +65,7 @@ async fn render_login(state: &AppState, session: &Session, p: LoginPage<'_>) -> 
         .await?
         .into_iter()
         .filter(|c| c.enabled)
-        .map(|c| context! { name => c.name, login_url => format!("/o/{}/sso/{}/login", p.org.slug, c.id) })
+        .map(|c| context! { name => c.name, login_url => crate::saml::sp::login_path(&p.org.slug, c.id) })
         .collect();
     let csrf_token = session::csrf_token(session).await?;
     state
@@ -158,7 +158,14 @@ pub async fn logout(
 ) -> PageResult {
     session::verify_csrf(&session, form.csrf_token.as_deref()).await?;
     let org = org(&state, &slug).await?;
+    let sso = session::sso(&session).await?;
     session::end(&session).await?;
+    // SP-initiated single logout when the IdP publishes an endpoint.
+    if let Some(sso) = sso {
+        if let Some(url) = crate::saml::routes::logout_redirect(&state, &sso).await {
+            return Ok(Redirect::to(&url).into_response());
+        }
+    }
     Ok(Redirect::to(&login_path(&org.slug)).into_response())
 }
 

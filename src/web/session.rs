@@ -101,6 +101,25 @@ pub fn layer(store: SessionBackend, config: &Config) -> SessionManagerLayer<Sess
 }
 
 const USER_KEY: &str = "user_id";
+const SSO_KEY: &str = "sso";
+
+/// How the session was established through SSO, for single logout.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SsoSession {
+    pub connection_id: Uuid,
+    pub name_id: String,
+    pub name_id_format: Option<String>,
+}
+
+pub async fn begin_sso(session: &Session, org_id: Uuid, user_id: Uuid, sso: &SsoSession) -> Result<(), Error> {
+    begin(session, org_id, user_id).await?;
+    session.insert(SSO_KEY, sso).await?;
+    Ok(())
+}
+
+pub async fn sso(session: &Session) -> Result<Option<SsoSession>, Error> {
+    Ok(session.get(SSO_KEY).await?)
+}
 const ORG_KEY: &str = "org_id";
 const CSRF_KEY: &str = "csrf";
 
