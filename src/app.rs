@@ -116,7 +116,12 @@ impl App {
             )
             .route("/o/{org}/sso/{connection}/login", get(crate::saml::routes::login))
             .route("/saml/{connection}/metadata", get(crate::saml::routes::metadata))
-            .route("/saml/{connection}/acs", post(crate::saml::routes::acs))
+            .route(
+                "/saml/{connection}/acs",
+                // Room above the ACS's own 192 KiB cap, so an oversize
+                // response is refused with a login event, not a bare 413.
+                post(crate::saml::routes::acs).layer(DefaultBodyLimit::max(512 * 1024)),
+            )
             .route("/saml/{connection}/slo", get(crate::saml::routes::slo))
             .route("/o/{org}/admin", get(console::page))
             .route("/o/{org}/admin/settings", post(console::save_settings))

@@ -121,6 +121,7 @@ pub fn verify(
             return refuse("status_not_success", detail.join("/"));
         }
     }
+    shape.check_single_assertion()?;
     if shape.uses_sha1() && !idp.allow_sha1 {
         return refuse(
             "sha1_not_allowed",
@@ -144,7 +145,18 @@ pub fn verify(
             if !root_is_response(&reduced) {
                 return refuse("signature_invalid", "the signature does not cover the Response");
             }
-            Some(parse_response(&reduced)?)
+            // The envelope is read for Destination, Issuer and InResponseTo;
+            // the encrypted assertion is handled below, so cut it out here.
+            let envelope = match decrypt::element_text(&reduced, SAML, b"EncryptedAssertion")? {
+                Some(part) => reduced.replacen(part, "", 1),
+                None => {
+                    return refuse(
+                        "signature_invalid",
+                        "the signature does not cover the EncryptedAssertion",
+                    )
+                }
+            };
+            Some(parse_response(&envelope)?)
         } else {
             None
         };

@@ -6,5 +6,6 @@ mod admin_api;
 mod cli;
 mod harness;
 mod password_login;
+mod saml;
 mod signin;
 mod store_conformance;

@@ -1,0 +1,11 @@
+//! test-idp: a stand-in for Microsoft Entra ID, for Gatehouse's tests and
+//! demo. The SAML IdP issues responses shaped like Entra's, signed and
+//! encrypted by libxmlsec1/OpenSSL, and can produce the bad responses the
+//! negative tests need (`saml::faults`). OIDC and Graph arrive with their
+//! issues.
+
+pub mod saml;
+pub mod users;
+
+pub use saml::SamlIdp;
+pub use users::{load_users, User};
