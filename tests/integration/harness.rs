@@ -19,6 +19,7 @@ pub struct TestApp {
     pub config: Config,
     /// The URL the CLI binary should use to reach this test's database.
     pub database_url: String,
+    pg_schema: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<TempDir>,
@@ -76,9 +77,36 @@ impl TestApp {
         TestApp::start_with(&[]).await
     }
 
+    /// A second instance on this instance's database (same secrets), as a
+    /// multi-instance deployment runs.
+    pub async fn sibling(&self) -> TestApp {
+        let opts = PoolOptions {
+            pg_schema: self.pg_schema.clone(),
+            max_connections: Some(8),
+        };
+        // Behind one load balancer, both answer to the same public URL.
+        let base = format!("http://{}", self.addr);
+        TestApp::start_on(
+            self.database_url.clone(),
+            opts,
+            None,
+            &[("GATEHOUSE_BASE_URL", base.as_str())],
+        )
+        .await
+    }
+
     /// Starts with extra `GATEHOUSE_*` settings (e.g. a low throttle).
     pub async fn start_with(extra: &[(&str, &str)]) -> TestApp {
         let (database_url, opts, dir) = fresh_database().await;
+        TestApp::start_on(database_url, opts, dir, extra).await
+    }
+
+    async fn start_on(
+        database_url: String,
+        opts: PoolOptions,
+        dir: Option<TempDir>,
+        extra: &[(&str, &str)],
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -93,6 +121,7 @@ impl TestApp {
             env.insert(k.to_string(), v.to_string());
         }
         let config = Config::from_parts(None, &env).expect("test config");
+        let pg_schema = opts.pg_schema.clone();
         let app = App::build_with(config.clone(), opts).await.expect("app builds");
         let db = app.db().clone();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -108,6 +137,7 @@ impl TestApp {
             db,
             config,
             database_url,
+            pg_schema,
             stop: Some(stop),
             server: Some(server),
             _dir: dir,

@@ -900,3 +900,48 @@ async fn sign_out_sends_a_logout_request_to_the_idp() {
         "signed out locally"
     );
 }
+
+/// Two instances on one database: protocol state is shared, not per process.
+#[tokio::test]
+async fn two_instances_share_requests_and_the_replay_cache() {
+    let s = saml_setup(
+        Options {
+            idp_initiated: true,
+            ..Options::default()
+        },
+        jit(),
+    )
+    .await;
+    let other = s.app.sibling().await;
+    // Instance A issues the AuthnRequest...
+    let request_id = s.start_login(&browser()).await;
+    let mut spec = s.spec("alice");
+    spec.in_response_to = Some(request_id);
+    let xml = s.idp.idp.response(&spec);
+    // ...instance B consumes it (both serve the same ACS path).
+    let acs_b = s.sp.acs_url.replace(&s.app.addr.to_string(), &other.addr.to_string());
+    let post = |url: String, body: String| async move {
+        browser()
+            .post(url)
+            .form(&[("SAMLResponse", body)])
+            .send()
+            .await
+            .expect("acs")
+            .status()
+    };
+    assert_eq!(post(acs_b.clone(), STANDARD.encode(&xml)).await, StatusCode::SEE_OTHER);
+    // The same response at instance A: a replay.
+    assert_eq!(
+        post(s.sp.acs_url.clone(), STANDARD.encode(&xml)).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(s.last_event().await.reason, "replayed_assertion");
+    // An IdP-initiated response consumed by A is a replay at B.
+    let unsolicited = s.idp.idp.response(&s.spec("alice"));
+    assert_eq!(
+        post(s.sp.acs_url.clone(), STANDARD.encode(&unsolicited)).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(post(acs_b, STANDARD.encode(&unsolicited)).await, StatusCode::FORBIDDEN);
+    assert_eq!(s.last_event().await.reason, "replayed_assertion");
+}
