@@ -37,6 +37,7 @@ pub async fn run(mut config: Config, listen: Option<SocketAddr>) -> Result<(), C
 
     let app = App::build(config.clone()).await.map_err(err)?;
     let passwords = seed(&app).await?;
+    let idp = start_idp(&app, &config).await?;
     let login = config.url(&format!("/o/{DEMO_SLUG}/login"));
     println!("Gatehouse demo is running.");
     println!();
@@ -50,6 +51,15 @@ pub async fn run(mut config: Config, listen: Option<SocketAddr>) -> Result<(), C
     println!();
     println!("  administrator:  admin / {}", passwords.0);
     println!("  staff member:   alice / {}", passwords.1);
+    println!();
+    println!(
+        "  SSO (SAML, test-idp standing in for Entra ID): click \"Sign in with test-idp (SAML)\" on the sign-in page"
+    );
+    for u in idp.idp.users() {
+        println!("      test-idp user: {} / {}", u.username, u.password);
+    }
+    println!("  IdP-initiated with a RelayState role (Staff Advanced):");
+    println!("      {}", idp.idp_initiated_url);
     println!();
     println!("  database:       {}", config.database_url);
     println!("Press Ctrl-C to stop.");
@@ -111,4 +121,62 @@ pub async fn seed(app: &App) -> Result<(String, String), CommandError> {
         db.create_user(org.id, &user, now).await.map_err(err)?;
     }
     Ok((admin_pw, alice_pw))
+}
+
+struct DemoIdp {
+    idp: test_idp::SamlIdp,
+    idp_initiated_url: String,
+}
+
+/// test-idp on its own loopback port, and a SAML connection to it with
+/// IdP-initiated sign-in and RelayState roles (ceiling 20) turned on.
+async fn start_idp(app: &App, config: &Config) -> Result<DemoIdp, CommandError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(err)?;
+    let base = format!("http://{}", listener.local_addr().map_err(err)?);
+    let users: Vec<test_idp::User> = serde_json::from_str(include_str!("../test-idp/users.json")).map_err(err)?;
+    let idp = test_idp::SamlIdp::new(&test_idp::SamlIdp::entra_entity_id("demo-tenant"), &base, users);
+    let router = idp.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let db = app.db();
+    let org = db.org_by_slug(DEMO_SLUG).await.map_err(err)?;
+    db.set_role_mapping(org.id, "Gatehouse.Advanced", 20)
+        .await
+        .map_err(err)?;
+    let source = crate::saml::setup::IdpSource::Fields {
+        entity_id: idp.entity_id().to_string(),
+        sso_url: idp.sso_url(),
+        slo_url: Some(idp.slo_url()),
+        certificates: vec![idp.signing_cert_pem()],
+    };
+    let options = crate::saml::config::Options {
+        idp_initiated: true,
+        relay_state_roles: true,
+        ..Default::default()
+    };
+    let summary = crate::saml::setup::create(
+        db,
+        config,
+        &org,
+        "test-idp (SAML)",
+        source,
+        options,
+        crate::clock::now(),
+    )
+    .await
+    .map_err(err)?;
+    let loaded = crate::saml::setup::load(db, config, summary.id).await.map_err(err)?;
+    idp.register_sp(test_idp::saml::SpRegistration {
+        entity_id: summary.sp_entity_id.clone(),
+        acs_url: summary.acs_url.clone(),
+        slo_url: None,
+        encryption_cert_pem: Some(loaded.config.sp_certificate),
+    });
+    let idp_initiated_url = format!(
+        "{}/saml/idp-initiated?sp={}&relay_state=Gatehouse.Advanced",
+        idp.base_url(),
+        url::form_urlencoded::byte_serialize(summary.sp_entity_id.as_bytes()).collect::<String>()
+    );
+    Ok(DemoIdp { idp, idp_initiated_url })
 }

@@ -4,6 +4,7 @@
 
 mod admin_api;
 mod cli;
+mod demo;
 mod harness;
 mod password_login;
 mod saml;

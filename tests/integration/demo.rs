@@ -1,0 +1,150 @@
+//! The README's first command, `gatehouse demo`, run as a process: it
+//! prints its URLs and credentials, and a person can sign in with a
+//! password and through test-idp with SAML.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+
+use crate::harness::browser;
+
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .map(|i| i + marker.len())
+        .unwrap_or_else(|| panic!("{name} in {html}"));
+    let end = html[start..].find('"').expect("ends") + start;
+    html[start..end].replace("&amp;", "&").replace("&#x2f;", "/")
+}
+
+#[tokio::test]
+async fn the_demo_starts_and_signs_people_in_with_saml() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env("GATEHOUSE_LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("demo starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let demo = Demo(child);
+    let lines: Vec<String> = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.starts_with("Press Ctrl-C"))
+            .collect()
+    })
+    .await
+    .expect("read");
+    let find = |prefix: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_string()))
+    };
+    let login = find("sign-in page:").expect("sign-in URL printed");
+    let admin = find("administrator:").expect("admin credentials printed");
+    let (user, password) = admin.split_once(" / ").expect("user / password");
+    assert_eq!(user, "admin");
+
+    // Password sign-in works with the printed credentials.
+    let client = browser();
+    let page = client
+        .get(&login)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("Sign in with test-idp (SAML)"), "{page}");
+    let csrf = crate::harness::csrf_from(&page);
+    let resp = client
+        .post(&login)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", user),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    // SSO: the button, the IdP's form, the auto-post back.
+    let sso_link = {
+        let start =
+            page.find("class=\"button sso\" href=\"").expect("sso button") + "class=\"button sso\" href=\"".len();
+        page[start..start + page[start..].find('"').expect("href")].replace("&#x2f;", "/")
+    };
+    let base = login.split("/o/").next().expect("base").to_string();
+    let person = browser();
+    let to_idp = person.get(format!("{base}{sso_link}")).send().await.expect("sso");
+    assert_eq!(to_idp.status(), StatusCode::SEE_OTHER);
+    let idp_url = to_idp.headers()["location"].to_str().expect("location").to_string();
+    let form = person
+        .get(&idp_url)
+        .send()
+        .await
+        .expect("idp")
+        .text()
+        .await
+        .expect("html");
+    let idp_base = idp_url.split("/saml/").next().expect("idp base").to_string();
+    let posted = person
+        .post(format!("{idp_base}/saml/login"))
+        .form(&[
+            ("request_id", field(&form, "request_id")),
+            ("acs", field(&form, "acs")),
+            ("relay_state", field(&form, "relay_state")),
+            ("username", "alice".into()),
+            ("password", "alice-password".into()),
+        ])
+        .send()
+        .await
+        .expect("idp login")
+        .text()
+        .await
+        .expect("html");
+    let acs = {
+        let start = posted.find("action=\"").expect("action") + 8;
+        posted[start..start + posted[start..].find('"').expect("end")].to_string()
+    };
+    let back = person
+        .post(&acs)
+        .form(&[
+            ("SAMLResponse", field(&posted, "SAMLResponse")),
+            ("RelayState", field(&posted, "RelayState")),
+        ])
+        .send()
+        .await
+        .expect("acs");
+    assert_eq!(
+        back.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        back.text().await.unwrap_or_default()
+    );
+    let home = person
+        .get(format!("{base}/o/demo/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("html");
+    assert!(home.contains("Alice Martin"), "{home}");
+    drop(demo);
+}
