@@ -871,6 +871,55 @@ async fn connections_from_metadata_xml_url_and_fields() {
     let parsed: samael::metadata::EntityDescriptor = text.parse().expect("valid SAML metadata");
     assert_eq!(parsed.entity_id.as_deref(), Some(xml.sp_entity_id.as_str()));
     assert!(text.contains("use=\"encryption\"") && text.contains("AuthnRequestsSigned=\"false\""));
+    assert_valid_metadata(&text);
+}
+
+/// Validates against the OASIS SAML 2.0 metadata schema, offline: Debian's
+/// opensaml-schemas and xmltooling-schemas (.ci/run installs them), with a
+/// catalog mapping the W3C schema URLs the XSDs import to the local copies.
+fn assert_valid_metadata(xml: &str) {
+    let xsd = "/usr/share/xml/opensaml/saml-schema-metadata-2.0.xsd";
+    let dsig = "/usr/share/xml/xmltooling/xmldsig-core-schema.xsd";
+    assert!(
+        std::path::Path::new(xsd).exists() && std::path::Path::new(dsig).exists(),
+        "install opensaml-schemas, xmltooling-schemas and libxml2-utils to validate SAML metadata"
+    );
+    let dir = std::env::temp_dir().join(format!("gh-md-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("sp.xml");
+    std::fs::write(&file, xml).expect("write");
+    let catalog = dir.join("catalog.xml");
+    let entries: String = [
+        (
+            "http://www.w3.org/TR/2002/REC-xmldsig-core-20020212/xmldsig-core-schema.xsd",
+            "xmldsig-core-schema.xsd",
+        ),
+        (
+            "http://www.w3.org/TR/2002/REC-xmlenc-core-20021210/xenc-schema.xsd",
+            "xenc-schema.xsd",
+        ),
+        ("http://www.w3.org/2001/xml.xsd", "xml.xsd"),
+    ]
+    .iter()
+    .map(|(url, file)| format!("<system systemId=\"{url}\" uri=\"file:///usr/share/xml/xmltooling/{file}\"/>"))
+    .collect();
+    std::fs::write(
+        &catalog,
+        format!("<catalog xmlns=\"urn:oasis:names:tc:entity:xmlns:xml:catalog\">{entries}</catalog>"),
+    )
+    .expect("catalog");
+    let out = std::process::Command::new("xmllint")
+        .env("XML_CATALOG_FILES", &catalog)
+        .args(["--noout", "--nonet", "--schema", xsd])
+        .arg(&file)
+        .output()
+        .expect("xmllint runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "SP metadata is not schema-valid: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
