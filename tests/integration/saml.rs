@@ -795,6 +795,32 @@ async fn connections_from_metadata_xml_url_and_fields() {
     assert_eq!(refreshed.config.idp.certificates, vec![idp.idp.signing_cert_pem()]);
     drop(idp);
 
+    // The metadata URL stops answering: the last good copy stays, the error shows.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let dead_url = format!("http://{}/saml/metadata", closed.local_addr().expect("addr"));
+    drop(closed);
+    let mut config = refreshed.record.config.clone();
+    config["metadata_url"] = serde_json::json!(dead_url);
+    app.db
+        .update_connection(org.id, by_url.id, "By URL", true, &config, gatehouse::clock::now())
+        .await
+        .expect("point at a dead URL");
+    gatehouse::saml::setup::refresh_all_metadata(&app.db, gatehouse::clock::now())
+        .await
+        .expect("refresh runs");
+    let kept = setup::load(&app.db, &app.config, by_url.id).await.expect("load");
+    assert_eq!(kept.config.idp, refreshed.config.idp, "last good copy kept");
+    assert!(
+        kept.config
+            .metadata_error
+            .as_deref()
+            .is_some_and(|e| e.contains("fetching metadata")),
+        "{:?}",
+        kept.config.metadata_error
+    );
+    let shown = setup::summary(&app.config, &org, by_url.id, "By URL", &kept.config);
+    assert!(shown.idp_metadata_error.is_some());
+
     // Fields, and what cannot be saved.
     let idp2 = start_idp().await;
     let fields = |certs: Vec<String>| IdpSource::Fields {
