@@ -19,13 +19,7 @@ impl Drop for Demo {
 }
 
 fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .map(|i| i + marker.len())
-        .unwrap_or_else(|| panic!("{name} in {html}"));
-    let end = html[start..].find('"').expect("ends") + start;
-    html[start..end].replace("&amp;", "&").replace("&#x2f;", "/")
+    crate::harness::form_field(html, name).unwrap_or_else(|| panic!("{name} in {html}"))
 }
 
 #[tokio::test]

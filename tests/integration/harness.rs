@@ -298,3 +298,16 @@ pub fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> std::process::O
     }
     child.wait_with_output().expect("gatehouse finished")
 }
+
+/// A hidden form field's value from a rendered page (HTML entities undone).
+pub fn form_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(
+        html[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#x2f;", "/"),
+    )
+}

@@ -16,7 +16,7 @@ use test_idp::saml::{faults, Algorithm, Encryption, ResponseSpec, Signing, SpReg
 use test_idp::{SamlIdp, User};
 use uuid::Uuid;
 
-use crate::harness::{browser, TestApp};
+use crate::harness::{browser, form_field, TestApp};
 
 pub struct Idp {
     pub idp: SamlIdp,
@@ -242,13 +242,6 @@ impl Saml {
             .map(|(_, v)| v.to_string())
             .expect("relay state = request id")
     }
-}
-
-fn form_field(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(html[start..end].replace("&amp;", "&").replace("&quot;", "\""))
 }
 
 #[tokio::test]
