@@ -154,7 +154,7 @@ impl App {
                 if let Err(e) = sessions.delete_expired().await {
                     tracing::warn!(error = %e, "expired-session cleanup failed");
                 }
-                if let Err(e) = db.sweep_saml_requests(crate::clock::now()).await {
+                if let Err(e) = db.sweep_saml_state(crate::clock::now()).await {
                     tracing::warn!(error = %e, "expired AuthnRequest cleanup failed");
                 }
             }

@@ -225,7 +225,7 @@ pub async fn acs(
     // Replay cache first: a captured response is a replay whatever else it claims.
     if !state
         .db
-        .remember_assertion(l.record.id, &assertion.assertion_id, assertion.remember_until, now)
+        .remember_assertion(l.record.id, &assertion.assertion_id, assertion.remember_until)
         .await?
     {
         return refuse(

@@ -107,20 +107,14 @@ impl Db {
     }
 
     /// Records an assertion id; false if this connection has seen it before
-    /// (a replay). Expired entries are swept first so ids can't pile up.
+    /// (a replay). Expired ids are swept by `sweep_saml_state`, off the
+    /// request path, so a sign-in costs one write here.
     pub async fn remember_assertion(
         &self,
         connection_id: Uuid,
         assertion_id: &str,
         expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
     ) -> Result<bool> {
-        on_db!(self, |p| sqlx::query("DELETE FROM saml_replay WHERE expires_at < $1")
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(map_err)?;
         let inserted = on_db!(self, |p| sqlx::query(
             "INSERT INTO saml_replay (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (connection_id, assertion_id) DO NOTHING"
@@ -135,13 +129,22 @@ impl Db {
         Ok(inserted == 1)
     }
 
-    /// Drops expired AuthnRequests (housekeeping, run periodically).
-    pub async fn sweep_saml_requests(&self, now: DateTime<Utc>) -> Result<u64> {
-        on_db!(self, |p| sqlx::query("DELETE FROM saml_requests WHERE expires_at < $1")
+    /// Drops expired AuthnRequests and replay entries (housekeeping, run
+    /// periodically). An expired replay entry is safe to forget: the
+    /// assertion it names is refused as expired anyway.
+    pub async fn sweep_saml_state(&self, now: DateTime<Utc>) -> Result<u64> {
+        let requests = on_db!(self, |p| sqlx::query("DELETE FROM saml_requests WHERE expires_at < $1")
             .bind(now - chrono::Duration::hours(1))
             .execute(p)
             .await
             .map(|r| r.rows_affected()))
-        .map_err(map_err)
+        .map_err(map_err)?;
+        let replay = on_db!(self, |p| sqlx::query("DELETE FROM saml_replay WHERE expires_at < $1")
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(requests + replay)
     }
 }

@@ -204,3 +204,45 @@ async fn migrations_are_idempotent() {
     assert!(["sqlite", "postgres"].contains(&app.db.backend()));
     assert_eq!(app.db.backend(), crate::harness::backend());
 }
+
+#[tokio::test]
+async fn replay_cache_refuses_repeats_and_forgets_only_expired_ids() {
+    let app = TestApp::start().await;
+    let org = app.org("acme").await;
+    let now = gatehouse::clock::now();
+    let conn = app
+        .db
+        .insert_connection(org.id, "saml", "c", &serde_json::json!({}), now)
+        .await
+        .expect("conn");
+    let other = app
+        .db
+        .insert_connection(org.id, "saml", "d", &serde_json::json!({}), now)
+        .await
+        .expect("conn");
+    let soon = now + chrono::Duration::minutes(5);
+    assert!(app.db.remember_assertion(conn, "_a1", soon).await.expect("first"));
+    assert!(
+        !app.db.remember_assertion(conn, "_a1", soon).await.expect("repeat"),
+        "a replay"
+    );
+    assert!(
+        app.db
+            .remember_assertion(other, "_a1", soon)
+            .await
+            .expect("other connection"),
+        "ids are per connection"
+    );
+    // Sweeping before expiry keeps it; after expiry forgets it.
+    app.db.sweep_saml_state(now).await.expect("sweep");
+    assert!(!app.db.remember_assertion(conn, "_a1", soon).await.expect("still known"));
+    app.db
+        .sweep_saml_state(soon + chrono::Duration::seconds(1))
+        .await
+        .expect("sweep");
+    assert!(app
+        .db
+        .remember_assertion(conn, "_a1", soon)
+        .await
+        .expect("forgotten after expiry"));
+}
