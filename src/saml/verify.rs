@@ -376,3 +376,56 @@ fn check(
         encrypted: false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_idp::saml::{Signing, SpRegistration};
+
+    /// What samael's reduction returns decides what we may read: a Response
+    /// root only when the Response itself is signed.
+    #[test]
+    fn reduction_roots_follow_what_is_signed() {
+        let idp = test_idp::SamlIdp::new("https://sts.windows.net/t/", "http://127.0.0.1:9", Vec::new());
+        let sp = SpRegistration {
+            entity_id: "https://sp.example/saml/1/metadata".into(),
+            acs_url: "https://sp.example/saml/1/acs".into(),
+            slo_url: None,
+            encryption_cert_pem: None,
+        };
+        let certs = vec![super::super::config::certificate_der(&idp.signing_cert_pem()).expect("cert")];
+        let trust = IdpTrust {
+            entity_id: idp.entity_id(),
+            certificates: &certs,
+            allow_sha1: false,
+        };
+        for (signing, response_root) in [
+            (Signing::Assertion, false),
+            (Signing::Response, true),
+            (Signing::Both, true),
+        ] {
+            let mut spec = idp.spec_for("alice", &sp);
+            spec.signing = signing;
+            spec.in_response_to = Some("_req".into());
+            let reduced = reduce(&idp.response(&spec), &trust).expect("verifies");
+            assert_eq!(root_is_response(&reduced), response_root, "{signing:?}: {reduced}");
+            if !response_root {
+                assert!(
+                    !reduced.contains("Destination="),
+                    "no unsigned envelope survives: {reduced}"
+                );
+            }
+        }
+        // No certificate: refused before samael is asked (it would verify nothing).
+        let none = IdpTrust {
+            entity_id: idp.entity_id(),
+            certificates: &[],
+            allow_sha1: false,
+        };
+        let spec = idp.spec_for("alice", &sp);
+        assert_eq!(
+            reduce(&idp.response(&spec), &none).expect_err("refused").reason,
+            "no_idp_certificate"
+        );
+    }
+}
