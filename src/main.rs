@@ -195,7 +195,7 @@ enum ConnectionCommand {
         metadata_file: Option<PathBuf>,
         #[arg(long, conflicts_with = "entity_id")]
         metadata_url: Option<String>,
-        #[arg(long, requires_all = ["sso_url", "cert_file"])]
+        #[arg(long)]
         entity_id: Option<String>,
         #[arg(long)]
         sso_url: Option<String>,

@@ -234,3 +234,113 @@ async fn a_bad_configuration_names_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("GATEHOUSE_LISTEN"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn saml_connections_from_the_command_line() {
+    let app = TestApp::start().await;
+    app.org("acme").await;
+    let idp = crate::saml::start_idp().await;
+    let dir = std::env::temp_dir().join(format!("gh-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let metadata = dir.join("idp.xml");
+    std::fs::write(&metadata, idp.idp.metadata_xml()).expect("write");
+    let cert = dir.join("idp.pem");
+    std::fs::write(&cert, idp.idp.signing_cert_pem()).expect("write");
+
+    let out = cli(
+        &app,
+        &[
+            "connection",
+            "add-saml",
+            "--org",
+            "acme",
+            "--name",
+            "Entra",
+            "--metadata-file",
+            metadata.to_str().expect("path"),
+            "--idp-initiated",
+            "on",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for label in [
+        "connection id:",
+        "SP entity id:",
+        "ACS URL:",
+        "SP metadata URL:",
+        "SP-initiated login:",
+    ] {
+        assert!(text.contains(label), "{label} in {text}");
+    }
+    let out = cli(
+        &app,
+        &[
+            "connection",
+            "add-saml",
+            "--org",
+            "acme",
+            "--name",
+            "Fields",
+            "--entity-id",
+            idp.idp.entity_id(),
+            "--sso-url",
+            &idp.idp.sso_url(),
+            "--cert-file",
+            cert.to_str().expect("path"),
+            "--json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let created: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert!(created["acs_url"].as_str().is_some_and(|u| u.ends_with("/acs")));
+
+    // Refused: no certificate, a duplicate name, a ceiling outside the catalog.
+    for args in [
+        vec![
+            "connection",
+            "add-saml",
+            "--org",
+            "acme",
+            "--name",
+            "NoCert",
+            "--entity-id",
+            "x",
+            "--sso-url",
+            "https://idp.example/sso",
+        ],
+        vec![
+            "connection",
+            "add-saml",
+            "--org",
+            "acme",
+            "--name",
+            "Entra",
+            "--metadata-file",
+            metadata.to_str().expect("path"),
+        ],
+        vec![
+            "connection",
+            "add-saml",
+            "--org",
+            "acme",
+            "--name",
+            "Ceiling",
+            "--metadata-file",
+            metadata.to_str().expect("path"),
+            "--relay-state-ceiling",
+            "99",
+        ],
+    ] {
+        let out = cli(&app, &args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout(&out));
+        assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+    }
+    let out = cli(&app, &["connection", "list", "--org", "acme"], None);
+    let listing = stdout(&out);
+    assert_eq!(listing.lines().count(), 2, "{listing}");
+    assert!(listing.contains("certs expire"), "{listing}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -286,6 +286,11 @@ pub fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> std::process::O
         .env("GATEHOUSE_DATABASE_URL", &app.database_url)
         .env("GATEHOUSE_BASE_URL", format!("http://{}", app.addr))
         .env("GATEHOUSE_LOG_LEVEL", "warn")
+        // The CLI shares the server's configuration, secrets included.
+        .env(
+            "GATEHOUSE_SESSION_SECRET",
+            app.config.session_secret.clone().unwrap_or_default(),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
