@@ -134,7 +134,7 @@ async fn start_idp(app: &App, config: &Config) -> Result<DemoIdp, CommandError> 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(err)?;
     let base = format!("http://{}", listener.local_addr().map_err(err)?);
     let users: Vec<test_idp::User> = serde_json::from_str(include_str!("../test-idp/users.json")).map_err(err)?;
-    let idp = test_idp::SamlIdp::new(&test_idp::SamlIdp::entra_entity_id("demo-tenant"), &base, users);
+    let idp = test_idp::SamlIdp::new(&test_idp::SamlIdp::entra_entity_id(test_idp::DEMO_TENANT), &base, users);
     let router = idp.router();
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;

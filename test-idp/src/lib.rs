@@ -9,3 +9,6 @@ pub mod users;
 
 pub use saml::SamlIdp;
 pub use users::{load_users, User};
+
+/// The tenant of the sample users file (users.json), used for the entity id.
+pub const DEMO_TENANT: &str = "11111111-2222-3333-4444-555555555555";

@@ -171,3 +171,83 @@ impl SamlIdp {
         server::router(self.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use samael::crypto::{CertificateDer, Crypto, CryptoProvider, ReduceMode};
+
+    use super::*;
+
+    fn der(pem: &str) -> CertificateDer {
+        CertificateDer::from(
+            openssl::x509::X509::from_pem(pem.as_bytes())
+                .expect("pem")
+                .to_der()
+                .expect("der"),
+        )
+    }
+
+    fn sp() -> SpRegistration {
+        SpRegistration {
+            entity_id: "https://sp.example/md".into(),
+            acs_url: "https://sp.example/acs".into(),
+            slo_url: None,
+            encryption_cert_pem: None,
+        }
+    }
+
+    #[test]
+    fn every_signing_mode_verifies_with_the_idp_certificate_only() {
+        let idp = SamlIdp::new("https://sts.windows.net/t/", "http://127.0.0.1:9", Vec::new());
+        let ours = [der(&idp.signing_cert_pem())];
+        let stranger = [der(&keys::KeyPair::generate("x").cert_pem())];
+        for signing in [Signing::Assertion, Signing::Response, Signing::Both] {
+            let mut spec = idp.spec_for("alice", &sp());
+            spec.signing = signing;
+            let xml = idp.response(&spec);
+            assert!(
+                Crypto::reduce_xml_to_signed(&xml, &ours, ReduceMode::ValidateAndMarkNoAncestors).is_ok(),
+                "{signing:?}"
+            );
+            assert!(
+                Crypto::reduce_xml_to_signed(&xml, &stranger, ReduceMode::ValidateAndMarkNoAncestors).is_err(),
+                "{signing:?}"
+            );
+        }
+        // Rotation: the new key signs, the old certificate is kept for rollover tests.
+        let before = idp.signing_cert_pem();
+        idp.rotate_signing_key();
+        assert_eq!(idp.previous_signing_cert_pem(), Some(before));
+        assert_ne!(
+            idp.signing_cert_pem(),
+            idp.previous_signing_cert_pem().unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn metadata_is_saml_metadata_with_the_signing_certificate() {
+        let idp = SamlIdp::new("https://sts.windows.net/t/", "http://127.0.0.1:9", Vec::new());
+        let md: samael::metadata::EntityDescriptor = idp.metadata_xml().parse().expect("metadata parses");
+        assert_eq!(md.entity_id.as_deref(), Some("https://sts.windows.net/t/"));
+        let descriptor = md
+            .idp_sso_descriptors
+            .as_ref()
+            .and_then(|d| d.first().cloned())
+            .expect("IdP descriptor");
+        assert_eq!(descriptor.single_sign_on_services.len(), 2);
+        assert!(idp.signing_cert_pem().contains("BEGIN CERTIFICATE"));
+    }
+
+    #[test]
+    fn the_sample_users_file_loads() {
+        let users = crate::load_users(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/users.json")))
+            .expect("users.json");
+        assert!(users.iter().any(|u| u.username == "alice"));
+        let tenant = users[0]
+            .claims
+            .get("http://schemas.microsoft.com/identity/claims/tenantid")
+            .and_then(|v| v.first())
+            .cloned();
+        assert_eq!(tenant.as_deref(), Some(crate::DEMO_TENANT));
+    }
+}
