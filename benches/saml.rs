@@ -57,6 +57,7 @@ fn user() -> User {
         password: "x".into(),
         name_id: "alice@contoso.example".into(),
         claims,
+        oidc: Default::default(),
     }
 }
 

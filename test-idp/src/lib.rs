@@ -4,11 +4,20 @@
 //! negative tests need (`saml::faults`). OIDC and Graph arrive with their
 //! issues.
 
+pub mod oidc;
 pub mod saml;
 pub mod users;
 
+pub use oidc::OidcProvider;
 pub use saml::SamlIdp;
 pub use users::{load_users, User};
 
 /// The tenant of the sample users file (users.json), used for the entity id.
 pub const DEMO_TENANT: &str = "11111111-2222-3333-4444-555555555555";
+
+/// The one place test-idp reads the wall clock: like Entra, it issues
+/// tokens and assertions "now"; tests that need other times set them.
+#[allow(clippy::disallowed_methods)]
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

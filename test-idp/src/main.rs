@@ -31,8 +31,14 @@ async fn main() {
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(listen);
     let base = arg(&args, "--base-url").unwrap_or_else(|| format!("http://{addr}"));
-    let idp = test_idp::SamlIdp::new(&test_idp::SamlIdp::entra_entity_id(test_idp::DEMO_TENANT), &base, users);
+    let idp = test_idp::SamlIdp::new(
+        &test_idp::SamlIdp::entra_entity_id(test_idp::DEMO_TENANT),
+        &base,
+        users.clone(),
+    );
+    let oidc = test_idp::OidcProvider::new(test_idp::DEMO_TENANT, &base, users);
     println!("test-idp SAML metadata: {}", idp.metadata_url());
-    println!("entity id: {}", idp.entity_id());
-    let _ = axum::serve(listener, idp.router()).await;
+    println!("SAML entity id:         {}", idp.entity_id());
+    println!("OIDC issuer:            {}", oidc.issuer());
+    let _ = axum::serve(listener, idp.router().merge(oidc.router())).await;
 }

@@ -14,6 +14,10 @@ pub struct User {
     pub name_id: String,
     #[serde(default)]
     pub claims: BTreeMap<String, Vec<String>>,
+    /// Claims the OIDC provider puts in ID tokens and userinfo (besides
+    /// iss/aud/exp/iat/nonce/sub, which it sets itself).
+    #[serde(default)]
+    pub oidc: serde_json::Map<String, serde_json::Value>,
 }
 
 pub fn load_users(path: &Path) -> Result<Vec<User>, String> {

@@ -55,6 +55,7 @@ pub fn users() -> Vec<User> {
                 ("language", &["fr-CA"]),
                 ("job_title", &["Nurse"]),
             ]),
+            oidc: Default::default(),
         },
         User {
             username: "dana".into(),
@@ -71,12 +72,14 @@ pub fn users() -> Vec<User> {
                 ),
                 ("externalRoleId", &["Acme.Managers"]),
             ]),
+            oidc: Default::default(),
         },
         User {
             username: "evil".into(),
             password: "evil-pw".into(),
             name_id: "alice@contoso.example.evil.com".into(),
             claims: BTreeMap::new(),
+            oidc: Default::default(),
         },
     ]
 }

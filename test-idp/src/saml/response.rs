@@ -68,16 +68,13 @@ pub struct ResponseSpec {
 }
 
 impl ResponseSpec {
-    // The stand-in IdP issues responses "now", like Entra; tests that need
-    // another time set the spec's fields.
-    #[allow(clippy::disallowed_methods)]
     pub fn new(
         name_id: &str,
         attributes: BTreeMap<String, Vec<String>>,
         sp_entity_id: &str,
         acs_url: &str,
     ) -> ResponseSpec {
-        let now = Utc::now();
+        let now = crate::now();
         ResponseSpec {
             name_id: name_id.to_string(),
             name_id_format: EMAIL_FORMAT.to_string(),

@@ -1,0 +1,220 @@
+//! The provider's HTTP endpoints.
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Fault, Grant, OidcProvider};
+use crate::saml::response::escape;
+
+pub fn router(p: OidcProvider) -> Router {
+    let t = p.tenant().to_string();
+    Router::new()
+        .route(&format!("/{t}/v2.0/.well-known/openid-configuration"), get(discovery))
+        .route(&format!("/{t}/oauth2/v2.0/authorize"), get(authorize).post(login))
+        .route(&format!("/{t}/oauth2/v2.0/token"), post(token))
+        .route(&format!("/{t}/discovery/v2.0/keys"), get(jwks))
+        .route("/oidc/userinfo", get(userinfo))
+        .with_state(p)
+}
+
+async fn discovery(State(p): State<OidcProvider>) -> Json<serde_json::Value> {
+    Json(p.discovery())
+}
+
+async fn jwks(State(p): State<OidcProvider>) -> Json<serde_json::Value> {
+    Json(p.jwks())
+}
+
+#[derive(Deserialize)]
+struct AuthorizeParams {
+    response_type: Option<String>,
+    client_id: String,
+    redirect_uri: String,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+fn bad(msg: &str) -> Response {
+    (StatusCode::BAD_REQUEST, msg.to_string()).into_response()
+}
+
+fn hidden(name: &str, value: &str) -> String {
+    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value))
+}
+
+async fn authorize(State(p): State<OidcProvider>, Query(a): Query<AuthorizeParams>) -> Response {
+    let Some(client) = p.client(&a.client_id) else {
+        return bad("unknown client_id");
+    };
+    if !client.redirect_uris.contains(&a.redirect_uri) {
+        // Never redirect to an unregistered URI.
+        return bad("redirect_uri is not registered for this client");
+    }
+    if a.response_type.as_deref() != Some("code") {
+        return bad("only response_type=code");
+    }
+    if a.code_challenge.is_some() && a.code_challenge_method.as_deref() != Some("S256") {
+        return bad("only code_challenge_method=S256");
+    }
+    Html(format!(
+        "<!doctype html><html><body><h1>test-idp (OIDC)</h1><form method=\"post\">{}{}{}{}{}\
+<label>Username <input name=\"username\"></label><label>Password <input name=\"password\" type=\"password\"></label>\
+<button type=\"submit\">Sign in</button></form></body></html>",
+        hidden("client_id", &a.client_id),
+        hidden("redirect_uri", &a.redirect_uri),
+        hidden("state", a.state.as_deref().unwrap_or("")),
+        hidden("nonce", a.nonce.as_deref().unwrap_or("")),
+        hidden("code_challenge", a.code_challenge.as_deref().unwrap_or("")),
+    ))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    client_id: String,
+    redirect_uri: String,
+    state: String,
+    nonce: String,
+    code_challenge: String,
+    username: String,
+    password: String,
+}
+
+async fn login(State(p): State<OidcProvider>, Form(f): Form<LoginForm>) -> Response {
+    let Some(client) = p.client(&f.client_id) else {
+        return bad("unknown client_id");
+    };
+    if !client.redirect_uris.contains(&f.redirect_uri) {
+        return bad("redirect_uri is not registered for this client");
+    }
+    let mut target = url::Url::parse(&f.redirect_uri).expect("registered redirect URIs are URLs");
+    if p.fault() == Fault::AccessDenied {
+        target
+            .query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair("error_description", "The user denied access")
+            .append_pair("state", &f.state);
+        return Redirect::to(target.as_str()).into_response();
+    }
+    match p.user(&f.username) {
+        Some(u) if u.password == f.password => {}
+        _ => return bad("wrong username or password"),
+    }
+    let code = uuid::Uuid::new_v4().simple().to_string();
+    p.store_code(
+        &code,
+        Grant {
+            client_id: f.client_id,
+            redirect_uri: f.redirect_uri,
+            username: f.username,
+            nonce: (!f.nonce.is_empty()).then_some(f.nonce),
+            code_challenge: (!f.code_challenge.is_empty()).then_some(f.code_challenge),
+        },
+    );
+    target
+        .query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &f.state)
+        .append_pair("iss", &p.issuer());
+    Redirect::to(target.as_str()).into_response()
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: String,
+    code: String,
+    redirect_uri: String,
+    code_verifier: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+fn oauth_error(code: &str, description: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": code, "error_description": description })),
+    )
+        .into_response()
+}
+
+async fn token(State(p): State<OidcProvider>, headers: HeaderMap, Form(f): Form<TokenForm>) -> Response {
+    if f.grant_type != "authorization_code" {
+        return oauth_error("unsupported_grant_type", "only authorization_code");
+    }
+    // client_secret_basic, else client_secret_post.
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| STANDARD.decode(v).ok())
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.split_once(':').map(|(a, b)| (decode_form(a), decode_form(b))));
+    let (id, secret) = match (basic, f.client_id, f.client_secret) {
+        (Some(pair), _, _) => pair,
+        (None, Some(id), Some(secret)) => (id, secret),
+        _ => return oauth_error("invalid_client", "client authentication required"),
+    };
+    match p.client(&id) {
+        Some(c) if c.client_secret == secret => {}
+        _ => return oauth_error("invalid_client", "unknown client or wrong secret"),
+    }
+    let Some(grant) = p.take_code(&f.code) else {
+        return oauth_error("invalid_grant", "unknown or used code");
+    };
+    if grant.client_id != id || grant.redirect_uri != f.redirect_uri {
+        return oauth_error("invalid_grant", "code was issued to another client or redirect_uri");
+    }
+    if let Some(challenge) = &grant.code_challenge {
+        let verifier = f.code_verifier.unwrap_or_default();
+        let computed = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()));
+        if &computed != challenge {
+            return oauth_error("invalid_grant", "PKCE verification failed");
+        }
+    }
+    let fault = p.fault();
+    let now = crate::now().timestamp();
+    let claims = p.id_token_claims(&grant, fault, now);
+    let id_token = p.sign(&claims, fault);
+    let access_token = uuid::Uuid::new_v4().simple().to_string();
+    p.store_token(&access_token, &grant.username, &grant.client_id);
+    Json(json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": 3600, "id_token": id_token, "scope": "openid profile email" }))
+        .into_response()
+}
+
+/// client_secret_basic encodes id and secret with form-urlencoding (RFC 6749 §2.3.1).
+fn decode_form(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+async fn userinfo(State(p): State<OidcProvider>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some((username, client_id)) = token.and_then(|t| p.token_user(t)) else {
+        return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
+    };
+    let Some(user) = p.user(&username) else {
+        return (StatusCode::UNAUTHORIZED, "no such user").into_response();
+    };
+    let mut claims = user.oidc.clone();
+    let sub = if p.fault() == Fault::UserinfoOtherSub {
+        "somebody-else".to_string()
+    } else {
+        p.subject_for(user, &client_id)
+    };
+    claims.insert("sub".into(), json!(sub));
+    Json(serde_json::Value::Object(claims)).into_response()
+}
