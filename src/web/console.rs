@@ -75,6 +75,7 @@ async fn render(
             },
         )
         .await?;
+    let connections = connection_rows(state, org).await?;
     let events = state
         .db
         .list_events(
@@ -96,7 +97,7 @@ async fn render(
                 settings_action => format!("/o/{}/admin/settings", org.slug),
                 csrf_token => session::csrf_token(session).await?,
                 roles => state.db.roles(org.id).await?,
-                users, events, saved, error,
+                users, events, saved, error, connections,
             },
         )
         .map_err(Error::internal)
@@ -167,4 +168,37 @@ pub async fn save_settings(
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
         }
     }
+}
+
+/// Each SAML connection as the console shows it: certificate expiry (with a
+/// warning inside 30 days) and the last metadata-refresh error.
+async fn connection_rows(state: &AppState, org: &Organization) -> Result<Vec<minijinja::Value>, Error> {
+    let now = crate::clock::now();
+    let mut rows = Vec::new();
+    for c in state.db.connections(org.id).await? {
+        let record = state.db.connection(c.id).await?;
+        let Ok(saml) = serde_json::from_value::<crate::saml::config::SamlConfig>(record.config) else {
+            continue;
+        };
+        let s = crate::saml::setup::summary(&state.config, org, c.id, &c.name, &saml);
+        let certificates: Vec<minijinja::Value> = s
+            .idp_certificates
+            .iter()
+            .map(|i| {
+                context! {
+                    not_after => i.not_after.date_naive().to_string(),
+                    expiring => i.not_after < now + chrono::Duration::days(30),
+                }
+            })
+            .collect();
+        rows.push(context! {
+            name => s.name,
+            idp_entity_id => s.idp_entity_id,
+            certificates,
+            metadata_url => s.idp_metadata_url,
+            metadata_error => s.idp_metadata_error,
+            sp_metadata_url => s.metadata_url,
+        });
+    }
+    Ok(rows)
 }

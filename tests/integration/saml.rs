@@ -817,6 +817,33 @@ async fn connections_from_metadata_xml_url_and_fields() {
     );
     let shown = setup::summary(&app.config, &org, by_url.id, "By URL", &kept.config);
     assert!(shown.idp_metadata_error.is_some());
+    // The admin console shows connections, certificate expiry and the error.
+    app.user(&org, "root", 40, Some("correct horse battery staple")).await;
+    let admin = browser();
+    crate::harness::password_login(&app, &admin, "acme", "root", "correct horse battery staple").await;
+    let console = admin
+        .get(app.url("/o/acme/admin"))
+        .send()
+        .await
+        .expect("console")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        console.contains("By URL") && console.contains("By XML"),
+        "connections listed"
+    );
+    assert!(console.contains("fetching metadata"), "refresh error shown");
+    let expiry = kept
+        .config
+        .idp
+        .certificates
+        .iter()
+        .filter_map(|c| gatehouse::saml::config::certificate_info(c).ok())
+        .map(|i| i.not_after.date_naive().to_string())
+        .next()
+        .expect("expiry");
+    assert!(console.contains(&expiry), "certificate expiry shown");
 
     // Fields, and what cannot be saved.
     let idp2 = start_idp().await;
