@@ -358,11 +358,9 @@ pub async fn connection_list(db: &Db, config: &Config, slug: &str) -> Result<Rep
     let org = find_org(db, slug).await?;
     let mut text = Vec::new();
     let mut list = Vec::new();
-    for c in db.connections(org.id).await? {
-        let record = db.connection(c.id).await?;
-        let detail = match serde_json::from_value::<crate::saml::config::SamlConfig>(record.config.clone()) {
-            Ok(saml) if c.kind == "saml" => {
-                let s = crate::saml::setup::summary(config, &org, c.id, &c.name, &saml);
+    for (c, saml) in crate::saml::setup::summaries(db, config, &org).await? {
+        match saml {
+            Some(s) => {
                 let expiry: Vec<String> = s
                     .idp_certificates
                     .iter()
@@ -380,14 +378,13 @@ pub async fn connection_list(db: &Db, config: &Config, slug: &str) -> Result<Rep
                         .map(|e| format!("  metadata error: {e}"))
                         .unwrap_or_default()
                 ));
-                serde_json::to_value(&s).unwrap_or(Value::Null)
+                list.push(serde_json::to_value(&s).unwrap_or(Value::Null));
             }
-            _ => {
+            None => {
                 text.push(format!("{}  {}  {}", c.id, c.kind, c.name));
-                serde_json::to_value(&c).unwrap_or(Value::Null)
+                list.push(serde_json::json!({ "id": c.id, "kind": c.kind, "name": c.name, "enabled": c.enabled }));
             }
-        };
-        list.push(detail);
+        }
     }
     Ok(Report {
         text,

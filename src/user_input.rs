@@ -256,7 +256,7 @@ pub fn apply_patch(user: &User, patch: UserPatch, lists: &OrgCatalogs) -> Result
     Ok(next)
 }
 
-pub fn archive_locked() -> FieldError {
+fn archive_locked() -> FieldError {
     FieldError::Locked {
         field: "status",
         reason: "this user is synced from the directory and cannot be archived here; remove them from the synced group in Entra ID".to_string(),

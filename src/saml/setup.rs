@@ -188,6 +188,27 @@ pub fn summary(cfg: &Config, org: &Organization, id: Uuid, name: &str, saml: &Sa
     }
 }
 
+/// An organization's connections, each with its SAML summary when it is a
+/// SAML connection (admins' listings: CLI, console).
+pub async fn summaries(
+    db: &Db,
+    cfg: &Config,
+    org: &Organization,
+) -> Result<Vec<(ConnectionRecord, Option<ConnectionSummary>)>, store::Error> {
+    Ok(db
+        .connection_records(org.id)
+        .await?
+        .into_iter()
+        .map(|record| {
+            let saml = (record.kind == "saml")
+                .then(|| serde_json::from_value::<SamlConfig>(record.config.clone()).ok())
+                .flatten()
+                .map(|saml| summary(cfg, org, record.id, &record.name, &saml));
+            (record, saml)
+        })
+        .collect())
+}
+
 /// A connection ready to verify responses.
 pub struct LoadedSaml {
     pub record: ConnectionRecord,

@@ -93,16 +93,9 @@ fn reduce(xml: &str, idp: &IdpTrust) -> Result<String, Refusal> {
     .or_else(|e| refuse("signature_invalid", format!("signature verification failed: {e}")))
 }
 
-/// The root element's local name of a reduced document.
+/// Whether a reduced document is rooted at a (signed) Response.
 fn root_is_response(reduced: &str) -> bool {
-    let head = reduced.trim_start();
-    let head = head
-        .strip_prefix("<?xml")
-        .map_or(head, |r| r.split_once("?>").map_or(r, |(_, rest)| rest))
-        .trim_start();
-    head.split(|c: char| c.is_whitespace() || c == '>')
-        .next()
-        .is_some_and(|tag| tag.ends_with(":Response") || tag == "<Response")
+    xml_guard::root_is(reduced, xml_guard::SAMLP, "Response")
 }
 
 pub fn verify(

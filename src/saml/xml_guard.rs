@@ -226,6 +226,22 @@ pub fn inspect(xml: &str, expect_root: &str) -> Result<Shape, GuardRefusal> {
     Ok(shape)
 }
 
+/// Whether the document's root element is `local` in namespace `ns`,
+/// resolved through the namespace declarations (not by prefix).
+pub fn root_is(xml: &str, ns: &[u8], local: &str) -> bool {
+    let mut reader = NsReader::from_str(xml);
+    loop {
+        match reader.read_resolved_event() {
+            Ok((resolved, Event::Start(e) | Event::Empty(e))) => {
+                return matches!(resolved, ResolveResult::Bound(n) if n.as_ref() == ns)
+                    && e.local_name().as_ref() == local.as_bytes();
+            }
+            Ok((_, Event::Eof)) | Err(_) => return false,
+            Ok(_) => {}
+        }
+    }
+}
+
 /// For documents that are not SAML protocol messages (IdP metadata): only
 /// refuses what could make the parser reach outside the document.
 pub fn inspect_plain(xml: &str) -> Result<(), GuardRefusal> {

@@ -122,6 +122,18 @@ impl Db {
         row.into_record()
     }
 
+    /// An organization's connections with their configuration, in one query.
+    pub async fn connection_records(&self, org_id: Uuid) -> Result<Vec<ConnectionRecord>> {
+        let rows: Vec<FullRow> = on_db!(self, |p| sqlx::query_as(
+            "SELECT id, org_id, kind, name, enabled, config FROM connections WHERE org_id = $1 ORDER BY name"
+        )
+        .bind(org_id)
+        .fetch_all(p)
+        .await)
+        .map_err(map_err)?;
+        rows.into_iter().map(FullRow::into_record).collect()
+    }
+
     pub async fn connections_of_kind(&self, kind: &str) -> Result<Vec<ConnectionRecord>> {
         let rows: Vec<FullRow> = on_db!(self, |p| sqlx::query_as(
             "SELECT id, org_id, kind, name, enabled, config FROM connections WHERE kind = $1 ORDER BY id"

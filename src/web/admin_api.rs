@@ -399,11 +399,12 @@ async fn patch_user(
 
 async fn archive_user(State(state): State<AppState>, admin: Admin, Path((_, id)): Path<(String, String)>) -> ApiResult {
     let user = state.db.user(admin.org.id, parse_id(&id, "id")?).await?;
-    if user.directory_locked() {
-        return Err(user_input::archive_locked().into());
-    }
-    let mut next = user.clone();
-    next.status = UserStatus::Archived;
+    let lists = state.db.org_catalogs(admin.org.id).await?;
+    let archive = UserPatch {
+        status: Some(UserStatus::Archived.as_str().to_string()),
+        ..Default::default()
+    };
+    let next = user_input::apply_patch(&user, archive, &lists)?;
     ok(state.db.save_user(&next, crate::clock::now()).await?)
 }
 

@@ -175,12 +175,11 @@ pub async fn save_settings(
 async fn connection_rows(state: &AppState, org: &Organization) -> Result<Vec<minijinja::Value>, Error> {
     let now = crate::clock::now();
     let mut rows = Vec::new();
-    for c in state.db.connections(org.id).await? {
-        let record = state.db.connection(c.id).await?;
-        let Ok(saml) = serde_json::from_value::<crate::saml::config::SamlConfig>(record.config) else {
-            continue;
-        };
-        let s = crate::saml::setup::summary(&state.config, org, c.id, &c.name, &saml);
+    for s in crate::saml::setup::summaries(&state.db, &state.config, org)
+        .await?
+        .into_iter()
+        .filter_map(|(_, s)| s)
+    {
         let certificates: Vec<minijinja::Value> = s
             .idp_certificates
             .iter()
