@@ -26,6 +26,8 @@ pub struct Shared {
     pub config: Config,
     pub templates: Templates,
     pub metrics: PrometheusHandle,
+    /// OIDC discovery documents and keys, per issuer.
+    pub providers: crate::oidc::provider::Providers,
 }
 
 #[derive(Clone)]
@@ -90,9 +92,12 @@ impl App {
         }
         let state = AppState(Arc::new(Shared {
             db,
-            config,
             templates: Templates::new(),
             metrics: metrics_handle(),
+            providers: crate::oidc::provider::Providers::new(Duration::from_secs(
+                config.oidc_jwks_refetch_seconds.unsigned_abs(),
+            )),
+            config,
         }));
         Ok(App { state, sessions })
     }
@@ -114,7 +119,8 @@ impl App {
                 "/o/{org}/recover/{token}",
                 get(auth::recover_page).post(auth::recover_submit),
             )
-            .route("/o/{org}/sso/{connection}/login", get(crate::saml::routes::login))
+            .route("/o/{org}/sso/{connection}/login", get(crate::web::sso::login))
+            .route("/oidc/{connection}/callback", get(crate::oidc::routes::callback))
             .route("/saml/{connection}/metadata", get(crate::saml::routes::metadata))
             .route(
                 "/saml/{connection}/acs",

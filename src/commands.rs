@@ -354,6 +354,33 @@ pub async fn connection_add_saml(
     })
 }
 
+pub async fn connection_add_oidc(
+    db: &Db,
+    config: &Config,
+    slug: &str,
+    new: crate::oidc::setup::NewOidc,
+) -> Result<Report> {
+    let org = find_org(db, slug).await?;
+    let name = new.name.clone();
+    let summary = crate::oidc::setup::create(db, config, &org, new, crate::clock::now())
+        .await
+        .map_err(|e| match e {
+            crate::oidc::setup::SetupError::Store(store::Error::Conflict(_)) => {
+                CommandError(format!("name: {slug} already has a connection called {name:?}"))
+            }
+            other => CommandError(other.to_string()),
+        })?;
+    Ok(Report {
+        text: vec![
+            format!("connection id:         {}", summary.id),
+            format!("redirect URI:          {}", summary.redirect_uri),
+            format!("login URL:             {}", summary.login_url),
+            format!("issuer:                {} ({})", summary.issuer, summary.profile),
+        ],
+        json: serde_json::to_value(&summary).unwrap_or(Value::Null),
+    })
+}
+
 pub async fn connection_list(db: &Db, config: &Config, slug: &str) -> Result<Report> {
     let org = find_org(db, slug).await?;
     let mut text = Vec::new();
@@ -377,6 +404,22 @@ pub async fn connection_list(db: &Db, config: &Config, slug: &str) -> Result<Rep
                         .as_deref()
                         .map(|e| format!("  metadata error: {e}"))
                         .unwrap_or_default()
+                ));
+                list.push(serde_json::to_value(&s).unwrap_or(Value::Null));
+            }
+            None if c.kind == crate::oidc::setup::KIND => {
+                let Some(oidc) = crate::oidc::setup::parse(&c) else {
+                    continue;
+                };
+                let s = crate::oidc::setup::summary(config, &org, c.id, &c.name, c.enabled, &oidc);
+                text.push(format!(
+                    "{}  oidc  {}  {}  issuer={}  client_id={}  redirect_uri={}",
+                    c.id,
+                    c.name,
+                    if c.enabled { "enabled" } else { "disabled" },
+                    s.issuer,
+                    s.client_id,
+                    s.redirect_uri
                 ));
                 list.push(serde_json::to_value(&s).unwrap_or(Value::Null));
             }

@@ -29,6 +29,9 @@ pub struct Config {
     pub secrets_key: Option<String>,
     /// How often SAML connections configured by metadata URL re-fetch it.
     pub metadata_refresh_minutes: i64,
+    /// The least time between two JWKS refetches for one OIDC issuer, made
+    /// when a token names a key we do not have.
+    pub oidc_jwks_refetch_seconds: i64,
     pub session_idle_minutes: i64,
     pub cookie_name: String,
     pub log_format: LogFormat,
@@ -87,6 +90,7 @@ struct FileConfig {
     session_secret: Option<String>,
     secrets_key: Option<String>,
     metadata_refresh_minutes: Option<i64>,
+    oidc_jwks_refetch_seconds: Option<i64>,
     session_idle_minutes: Option<i64>,
     cookie_name: Option<String>,
     log_format: Option<String>,
@@ -201,6 +205,7 @@ impl Config {
                 "GATEHOUSE_SESSION_SECRET",
                 "GATEHOUSE_SECRETS_KEY",
                 "GATEHOUSE_METADATA_REFRESH_MINUTES",
+                "GATEHOUSE_OIDC_JWKS_REFETCH_SECONDS",
                 "GATEHOUSE_SESSION_IDLE_MINUTES",
                 "GATEHOUSE_COOKIE_NAME",
                 "GATEHOUSE_LOG_FORMAT",
@@ -286,6 +291,12 @@ impl Config {
                 720,
                 5..=10_080,
             )?,
+            oidc_jwks_refetch_seconds: src.int(
+                "oidc_jwks_refetch_seconds",
+                src.file.oidc_jwks_refetch_seconds,
+                60,
+                1..=86_400,
+            )?,
             secrets_key,
             session_idle_minutes: src.int("session_idle_minutes", src.file.session_idle_minutes, 480, 5..=43_200)?,
             throttle_per_login: src.int("throttle_per_login", src.file.throttle_per_login, 5, 1..=1000)?,
@@ -356,6 +367,11 @@ mod tests {
                 None,
                 &[("GATEHOUSE_METADATA_REFRESH_MINUTES", "1")],
                 "GATEHOUSE_METADATA_REFRESH_MINUTES",
+            ),
+            (
+                None,
+                &[("GATEHOUSE_OIDC_JWKS_REFETCH_SECONDS", "0")],
+                "GATEHOUSE_OIDC_JWKS_REFETCH_SECONDS",
             ),
             (None, &[("GATEHOUSE_LOG_FORMAT", "xml")], "GATEHOUSE_LOG_FORMAT"),
             (

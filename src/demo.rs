@@ -53,7 +53,7 @@ pub async fn run(mut config: Config, listen: Option<SocketAddr>) -> Result<(), C
     println!("  staff member:   alice / {}", passwords.1);
     println!();
     println!(
-        "  SSO (SAML, test-idp standing in for Entra ID): click \"Sign in with test-idp (SAML)\" on the sign-in page"
+        "  SSO (test-idp standing in for Entra ID): on the sign-in page, click \"test-idp (SAML)\" or \"test-idp (OpenID Connect)\""
     );
     for u in idp.idp.users() {
         println!("      test-idp user: {} / {}", u.username, u.password);
@@ -134,8 +134,13 @@ async fn start_idp(app: &App, config: &Config) -> Result<DemoIdp, CommandError> 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(err)?;
     let base = format!("http://{}", listener.local_addr().map_err(err)?);
     let users: Vec<test_idp::User> = serde_json::from_str(include_str!("../test-idp/users.json")).map_err(err)?;
-    let idp = test_idp::SamlIdp::new(&test_idp::SamlIdp::entra_entity_id(test_idp::DEMO_TENANT), &base, users);
-    let router = idp.router();
+    let idp = test_idp::SamlIdp::new(
+        &test_idp::SamlIdp::entra_entity_id(test_idp::DEMO_TENANT),
+        &base,
+        users.clone(),
+    );
+    let oidc = test_idp::OidcProvider::new(test_idp::DEMO_TENANT, &base, users);
+    let router = idp.router().merge(oidc.router());
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
@@ -178,5 +183,41 @@ async fn start_idp(app: &App, config: &Config) -> Result<DemoIdp, CommandError> 
         idp.base_url(),
         url::form_urlencoded::byte_serialize(summary.sp_entity_id.as_bytes()).collect::<String>()
     );
+    add_oidc_connection(app, config, &org, &oidc).await?;
     Ok(DemoIdp { idp, idp_initiated_url })
+}
+
+/// An OIDC connection to test-idp's provider, Entra-shaped (identity linked
+/// by `tid` + `oid`), with a client registered for our redirect URI.
+async fn add_oidc_connection(
+    app: &App,
+    config: &Config,
+    org: &crate::model::Organization,
+    oidc: &test_idp::OidcProvider,
+) -> Result<(), CommandError> {
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let client_secret = crate::secrets::random_token(32);
+    let new = crate::oidc::setup::NewOidc {
+        name: "test-idp (OpenID Connect)".into(),
+        issuer: oidc.issuer(),
+        client_id: client_id.clone(),
+        client_secret: client_secret.clone(),
+        scopes: None,
+        client_auth: None,
+        profile: Some(crate::oidc::config::Profile::Entra),
+        userinfo: Some(false),
+        verified_domains: Vec::new(),
+        trusted_audiences: Vec::new(),
+        clock_skew_seconds: None,
+        attribute_overrides: [("roles".to_string(), "externalRoleId".to_string())].into(),
+    };
+    let summary = crate::oidc::setup::create(app.db(), config, org, new, crate::clock::now())
+        .await
+        .map_err(err)?;
+    oidc.register_client(test_idp::oidc::Client {
+        client_id,
+        client_secret,
+        redirect_uris: vec![summary.redirect_uri],
+    });
+    Ok(())
 }

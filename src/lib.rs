@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod login_events;
 pub mod model;
+pub mod oidc;
 pub mod password;
 pub mod password_signin;
 pub mod rules;

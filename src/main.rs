@@ -217,6 +217,39 @@ enum ConnectionCommand {
         #[arg(long)]
         sign_requests: Option<OnOff>,
     },
+    /// Add an OpenID Connect connection (discovery from the issuer URL).
+    #[command(name = "add-oidc")]
+    AddOidc {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// The issuer exactly as the provider names it (Entra ID:
+        /// https://login.microsoftonline.com/TENANT-ID/v2.0).
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        /// Read the client secret from standard input (first line).
+        #[arg(long, required = true)]
+        client_secret_stdin: bool,
+        #[arg(long, default_value = "openid profile email")]
+        scopes: String,
+        /// client_secret_basic (default) or client_secret_post.
+        #[arg(long)]
+        client_auth: Option<String>,
+        /// entra or generic; detected from the issuer when absent.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Fetch userinfo after the token exchange.
+        #[arg(long)]
+        userinfo: Option<OnOff>,
+        /// Email domain this connection vouches for (matching by email); repeatable.
+        #[arg(long = "verified-domain")]
+        verified_domains: Vec<String>,
+        #[arg(long)]
+        clock_skew_seconds: Option<i64>,
+    },
     /// List an organization's connections.
     List {
         #[arg(long)]
@@ -249,13 +282,19 @@ fn init_logging(config: &Config) {
 }
 
 fn read_password_stdin() -> Result<String, CommandError> {
+    read_secret_stdin("password")
+}
+
+/// The first line of standard input: secrets never go on the command line,
+/// where `ps` and shell history would keep them.
+fn read_secret_stdin(what: &str) -> Result<String, CommandError> {
     let mut buf = String::new();
     std::io::stdin()
         .read_to_string(&mut buf)
-        .map_err(|e| CommandError(format!("cannot read password from stdin: {e}")))?;
+        .map_err(|e| CommandError(format!("cannot read {what} from stdin: {e}")))?;
     let line = buf.lines().next().unwrap_or("").to_string();
     if line.is_empty() {
-        return Err(CommandError("password: nothing on standard input".into()));
+        return Err(CommandError(format!("{what}: nothing on standard input")));
     }
     Ok(line)
 }
@@ -419,6 +458,41 @@ async fn admin_command(db: &Db, config: &Config, command: Command) -> Result<Rep
                 sign_authn_requests: sign_requests.map_or(defaults.sign_authn_requests, Into::into),
             };
             commands::connection_add_saml(db, config, &org, &name, source, options).await
+        }
+        Command::Connection(ConnectionCommand::AddOidc {
+            org,
+            name,
+            issuer,
+            client_id,
+            client_secret_stdin: _,
+            scopes,
+            client_auth,
+            profile,
+            userinfo,
+            verified_domains,
+            clock_skew_seconds,
+        }) => {
+            let profile = match profile.as_deref() {
+                None => None,
+                Some("entra") => Some(gatehouse::oidc::config::Profile::Entra),
+                Some("generic") => Some(gatehouse::oidc::config::Profile::Generic),
+                Some(other) => return Err(CommandError(format!("profile: {other:?} is not entra or generic"))),
+            };
+            let new = gatehouse::oidc::setup::NewOidc {
+                name,
+                issuer,
+                client_id,
+                client_secret: read_secret_stdin("client secret")?,
+                scopes: Some(scopes),
+                client_auth,
+                profile,
+                userinfo: userinfo.map(Into::into),
+                verified_domains,
+                trusted_audiences: Vec::new(),
+                clock_skew_seconds,
+                attribute_overrides: Default::default(),
+            };
+            commands::connection_add_oidc(db, config, &org, new).await
         }
         Command::Connection(ConnectionCommand::List { org }) => commands::connection_list(db, config, &org).await,
         Command::Location(DirectoryCommand::Add { org, external_id, name }) => {

@@ -44,6 +44,8 @@ pub struct VerifiedIdentity {
     /// IdP-initiated SAML only: the unsigned RelayState, for the §4 rule.
     pub relay_state: Option<String>,
     pub idp_initiated: bool,
+    /// What the protocol layer noticed (Entra group overage), for the event.
+    pub warnings: Vec<Warning>,
 }
 
 /// The connection settings that shape a sign-in (from its stored config).
@@ -216,13 +218,15 @@ async fn attempt(
     client_ip: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
-    let (claims, mut warnings) = claims::normalize(&NormalizeInput {
+    let (claims, normalize_warnings) = claims::normalize(&NormalizeInput {
         raw: &identity.raw_claims,
         protocol: identity.protocol,
         subject: &identity.subject_value,
         overrides: &policy.attribute_overrides,
         ms_id_as_external_id: org.settings.ms_id_as_external_id,
     });
+    let mut warnings = identity.warnings.clone();
+    warnings.extend(normalize_warnings);
     let data = db.org_catalogs(org.id).await?;
     let catalog = OrgCatalog {
         locations: &data.locations,

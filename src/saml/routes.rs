@@ -3,16 +3,14 @@
 //! message, the database about single use and replay, `signin` about the
 //! user.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::Duration;
-use minijinja::context;
 use serde::Deserialize;
-use serde_json::json;
 use tower_sessions::Session;
 use uuid::Uuid;
 
@@ -20,15 +18,14 @@ use super::setup::{self, LoadError, LoadedSaml};
 use super::sp;
 use super::verify::{self, IdpTrust, SpEndpoint};
 use crate::app::AppState;
-use crate::login_events;
-use crate::model::{LoginMethod, Organization, Outcome as EventOutcome};
+use crate::model::{LoginMethod, Organization};
 use crate::rules::claims::Protocol;
-use crate::signin::{self, ConnectionPolicy, Outcome, VerifiedIdentity};
-use crate::store::events::NewEvent;
+use crate::signin::{self, ConnectionPolicy, VerifiedIdentity};
 use crate::web::client::ClientIp;
 use crate::web::error::{Error, PageError};
 use crate::web::redirect::safe_return_path;
 use crate::web::session::{self, SsoSession};
+use crate::web::sso;
 
 /// How long an AuthnRequest may wait for its response.
 const REQUEST_TTL_MINUTES: i64 = 10;
@@ -61,25 +58,17 @@ pub async fn metadata(State(state): State<AppState>, Path(id): Path<String>) -> 
         .into_response())
 }
 
-#[derive(Deserialize)]
-pub struct LoginQuery {
-    return_to: Option<String>,
-}
-
 /// SP-initiated: record the AuthnRequest server-side, redirect to the IdP.
 pub async fn login(
-    State(state): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    Query(q): Query<LoginQuery>,
+    state: &AppState,
+    org: &Organization,
+    id: Uuid,
+    return_to: Option<&str>,
 ) -> Result<Response, PageError> {
-    let org = state.db.org_by_slug(&slug).await?;
-    let l = loaded(&state, &id).await?;
-    if l.record.org_id != org.id || !l.record.enabled {
-        return Err(Error::NotFound.into());
-    }
+    let l = loaded(state, &id.to_string()).await?;
     let now = crate::clock::now();
     let request_id = sp::new_request_id();
-    let return_to = q.return_to.as_deref().and_then(safe_return_path);
+    let return_to = return_to.and_then(safe_return_path);
     state
         .db
         .save_saml_request(
@@ -116,43 +105,20 @@ async fn refuse(
     reason: &str,
     detail: String,
 ) -> Result<Response, PageError> {
-    let event = NewEvent {
-        org_id: l.record.org_id,
-        connection_id: Some(l.record.id),
-        user_id: None,
-        method: LoginMethod::Saml,
-        outcome: EventOutcome::Failure,
-        reason: reason.to_string(),
-        subject: None,
-        attempted_login: None,
-        client_ip: client.as_string(),
-        detail: json!({ "protocol": "saml", "detail": detail }),
-    };
-    let event_id = login_events::record(&state.db, &event, crate::clock::now()).await?;
-    tracing::info!(connection = %l.record.id, reason, "SAML response refused");
-    let message = if reason == "status_not_success" {
-        format!("Your identity provider did not sign you in (status: {detail}). Reference: {event_id}")
-    } else {
-        format!("The sign-in response from your identity provider could not be accepted. Give your administrator this reference: {event_id}")
-    };
-    page(state, StatusCode::FORBIDDEN, "Sign-in failed", &message, None)
-}
-
-fn page(
-    state: &AppState,
-    status: StatusCode,
-    title: &str,
-    message: &str,
-    link: Option<(String, &str)>,
-) -> Result<Response, PageError> {
-    let html = state
-        .templates
-        .render(
-            "message.html",
-            context! { title, message, link => link.map(|(url, label)| context! { url, label }) },
-        )
-        .map_err(Error::internal)?;
-    Ok((status, Html(html)).into_response())
+    let status = (reason == "status_not_success").then(|| detail.clone());
+    let event_id = sso::record_refusal(
+        state,
+        l.record.org_id,
+        l.record.id,
+        LoginMethod::Saml,
+        client,
+        reason,
+        detail,
+    )
+    .await?;
+    let message = status
+        .map(|status| format!("Your identity provider did not sign you in (status: {status}). Reference: {event_id}"));
+    sso::refused_page(state, message, event_id)
 }
 
 pub async fn acs(
@@ -279,6 +245,7 @@ pub async fn acs(
             None
         },
         idp_initiated,
+        warnings: Vec::new(),
     };
     let policy = ConnectionPolicy {
         attribute_overrides: l.config.attribute_overrides.clone(),
@@ -286,28 +253,15 @@ pub async fn acs(
         relay_state_roles: l.config.relay_state_roles,
         relay_state_ceiling: l.config.relay_state_ceiling,
     };
-    match signin::sign_in(&state.db, &org, &policy, &identity, client.as_string(), now)
+    let outcome = signin::sign_in(&state.db, &org, &policy, &identity, client.as_string(), now)
         .await
-        .map_err(Error::internal)?
-    {
-        Outcome::SignedIn { user, .. } => {
-            let sso = SsoSession {
-                connection_id: l.record.id,
-                name_id: assertion.name_id,
-                name_id_format: assertion.name_id_format,
-            };
-            session::begin_sso(&session, org.id, user.id, &sso).await?;
-            let target = return_to.unwrap_or_else(|| format!("/o/{}/", org.slug));
-            Ok(Redirect::to(&target).into_response())
-        }
-        Outcome::Refused { refusal, event_id } => page(
-            &state,
-            StatusCode::FORBIDDEN,
-            "Sign-in refused",
-            &format!("{} Reference: {event_id}", refusal.message),
-            Some((format!("/o/{}/login", org.slug), "Back to the sign-in page")),
-        ),
-    }
+        .map_err(Error::internal)?;
+    let sso_session = SsoSession {
+        connection_id: l.record.id,
+        name_id: assertion.name_id,
+        name_id_format: assertion.name_id_format,
+    };
+    sso::finish(&state, &session, &org, outcome, sso_session, return_to).await
 }
 
 /// The IdP answering our LogoutRequest, or starting a logout itself: either
@@ -320,7 +274,7 @@ pub async fn slo(
     let l = loaded(&state, &id).await?;
     session::end(&session).await?;
     let org = state.db.org_by_id(l.record.org_id).await?;
-    page(
+    sso::page(
         &state,
         StatusCode::OK,
         "Signed out",

@@ -54,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/orgs/{org}/login-events/{id}", get(get_event))
         .route("/api/v1/orgs/{org}/connections", get(list_connections))
         .route("/api/v1/orgs/{org}/connections/saml", post(create_saml_connection))
+        .route("/api/v1/orgs/{org}/connections/oidc", post(create_oidc_connection))
         .route(
             "/api/v1/orgs/{org}/connections/{id}",
             get(get_connection).patch(patch_connection),
@@ -172,18 +173,23 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Json
         if !value.is_object() {
             return Err(Error::invalid("body", "must be a JSON object"));
         }
-        serde_path_to_error::deserialize(value).map(JsonBody).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            // serde names unknown fields in the message, not the path.
-            let field = match inner.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
-                Some(f) => f.to_string(),
-                None if path == "." => "body".to_string(),
-                None => path,
-            };
-            Error::invalid(field, inner)
-        })
+        parse_body(value).map(JsonBody)
     }
+}
+
+/// A JSON value into `T`, naming the offending field in the 422.
+fn parse_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde names unknown fields in the message, not the path.
+        let field = match inner.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+            Some(f) => f.to_string(),
+            None if path == "." => "body".to_string(),
+            None => path,
+        };
+        Error::invalid(field, inner)
+    })
 }
 
 type ApiResult = Result<Response, Error>;
@@ -479,6 +485,33 @@ impl From<crate::saml::setup::SetupError> for Error {
     }
 }
 
+impl From<crate::oidc::setup::SetupError> for Error {
+    fn from(e: crate::oidc::setup::SetupError) -> Error {
+        use crate::oidc::setup::SetupError;
+        match e {
+            SetupError::Invalid(c) => Error::invalid(c.field, c.reason),
+            SetupError::Store(crate::store::Error::Conflict(_)) => {
+                Error::conflict("name", "this organization already has a connection with this name")
+            }
+            SetupError::Store(s) => s.into(),
+            SetupError::Sealing(s) => Error::Conflict {
+                field: "secrets_key".into(),
+                reason: s.to_string(),
+            },
+        }
+    }
+}
+
+async fn create_oidc_connection(
+    State(state): State<AppState>,
+    admin: Admin,
+    JsonBody(b): JsonBody<crate::oidc::setup::NewOidc>,
+) -> ApiResult {
+    let summary = crate::oidc::setup::create(&state.db, &state.config, &admin.org, b, crate::clock::now()).await?;
+    tracing::info!(org = %admin.org.slug, actor = ?admin.actor, connection = %summary.id, "OIDC connection added");
+    Ok((StatusCode::CREATED, Json(summary)).into_response())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewSamlConnection {
@@ -553,6 +586,16 @@ async fn get_connection(
     if record.org_id != admin.org.id {
         return Err(Error::NotFound);
     }
+    if let Some(oidc) = crate::oidc::setup::parse(&record) {
+        return ok(crate::oidc::setup::summary(
+            &state.config,
+            &admin.org,
+            id,
+            &record.name,
+            record.enabled,
+            &oidc,
+        ));
+    }
     match serde_json::from_value::<crate::saml::config::SamlConfig>(record.config.clone()) {
         Ok(saml) if record.kind == "saml" => ok(crate::saml::setup::summary(
             &state.config,
@@ -565,15 +608,27 @@ async fn get_connection(
     }
 }
 
+/// The body's shape depends on the connection's protocol, so it is parsed
+/// after the connection is found (unknown fields refused either way).
 async fn patch_connection(
     State(state): State<AppState>,
     admin: Admin,
     Path((_, id)): Path<(String, String)>,
-    JsonBody(patch): JsonBody<crate::saml::setup::SamlPatch>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> ApiResult {
     let id = parse_id(&id, "id")?;
-    let summary =
-        crate::saml::setup::update(&state.db, &state.config, &admin.org, id, patch, crate::clock::now()).await?;
-    tracing::info!(org = %admin.org.slug, actor = ?admin.actor, connection = %id, "SAML connection changed");
+    let record = state.db.connection(id).await?;
+    if record.org_id != admin.org.id {
+        return Err(Error::NotFound);
+    }
+    let now = crate::clock::now();
+    let summary = if record.kind == crate::oidc::setup::KIND {
+        let patch: crate::oidc::setup::OidcPatch = parse_body(body)?;
+        json!(crate::oidc::setup::update(&state.db, &state.config, &admin.org, id, patch, now).await?)
+    } else {
+        let patch: crate::saml::setup::SamlPatch = parse_body(body)?;
+        json!(crate::saml::setup::update(&state.db, &state.config, &admin.org, id, patch, now).await?)
+    };
+    tracing::info!(org = %admin.org.slug, actor = ?admin.actor, connection = %id, kind = %record.kind, "connection changed");
     ok(summary)
 }

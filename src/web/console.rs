@@ -75,7 +75,7 @@ async fn render(
             },
         )
         .await?;
-    let connections = connection_rows(state, org).await?;
+    let (connections, oidc_connections) = connection_rows(state, org).await?;
     let events = state
         .db
         .list_events(
@@ -97,7 +97,7 @@ async fn render(
                 settings_action => format!("/o/{}/admin/settings", org.slug),
                 csrf_token => session::csrf_token(session).await?,
                 roles => state.db.roles(org.id).await?,
-                users, events, saved, error, connections,
+                users, events, saved, error, connections, oidc_connections,
             },
         )
         .map_err(Error::internal)
@@ -170,16 +170,28 @@ pub async fn save_settings(
     }
 }
 
-/// Each SAML connection as the console shows it: certificate expiry (with a
-/// warning inside 30 days) and the last metadata-refresh error.
-async fn connection_rows(state: &AppState, org: &Organization) -> Result<Vec<minijinja::Value>, Error> {
+/// Each SAML connection as the console shows it (certificate expiry, with a
+/// warning inside 30 days, and the last metadata-refresh error), and each
+/// OIDC connection with the redirect URI to register at the provider.
+async fn connection_rows(
+    state: &AppState,
+    org: &Organization,
+) -> Result<(Vec<minijinja::Value>, Vec<crate::oidc::setup::OidcSummary>), Error> {
     let now = crate::clock::now();
     let mut rows = Vec::new();
-    for s in crate::saml::setup::summaries(&state.db, &state.config, org)
-        .await?
-        .into_iter()
-        .filter_map(|(_, s)| s)
-    {
+    let mut oidc_rows = Vec::new();
+    for (record, saml) in crate::saml::setup::summaries(&state.db, &state.config, org).await? {
+        if let Some(c) = crate::oidc::setup::parse(&record) {
+            oidc_rows.push(crate::oidc::setup::summary(
+                &state.config,
+                org,
+                record.id,
+                &record.name,
+                record.enabled,
+                &c,
+            ));
+        }
+        let Some(s) = saml else { continue };
         let certificates: Vec<minijinja::Value> = s
             .idp_certificates
             .iter()
@@ -199,5 +211,5 @@ async fn connection_rows(state: &AppState, org: &Organization) -> Result<Vec<min
             sp_metadata_url => s.metadata_url,
         });
     }
-    Ok(rows)
+    Ok((rows, oidc_rows))
 }

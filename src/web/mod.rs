@@ -8,4 +8,5 @@ pub mod error;
 pub mod ops;
 pub mod redirect;
 pub mod session;
+pub mod sso;
 pub mod templates;

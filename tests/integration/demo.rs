@@ -1,6 +1,6 @@
 //! The README's first command, `gatehouse demo`, run as a process: it
 //! prints its URLs and credentials, and a person can sign in with a
-//! password and through test-idp with SAML.
+//! password, and through test-idp with SAML and with OpenID Connect.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -23,7 +23,7 @@ fn field(html: &str, name: &str) -> String {
 }
 
 #[tokio::test]
-async fn the_demo_starts_and_signs_people_in_with_saml() {
+async fn the_demo_starts_and_signs_people_in_with_saml_and_oidc() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["demo", "--listen", "127.0.0.1:0"])
         .env_remove("GATEHOUSE_DATABASE_URL")
@@ -78,11 +78,7 @@ async fn the_demo_starts_and_signs_people_in_with_saml() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
 
     // SSO: the button, the IdP's form, the auto-post back.
-    let sso_link = {
-        let start =
-            page.find("class=\"button sso\" href=\"").expect("sso button") + "class=\"button sso\" href=\"".len();
-        page[start..start + page[start..].find('"').expect("href")].replace("&#x2f;", "/")
-    };
+    let sso_link = sso_button(&page, "test-idp (SAML)");
     let base = login.split("/o/").next().expect("base").to_string();
     let person = browser();
     let to_idp = person.get(format!("{base}{sso_link}")).send().await.expect("sso");
@@ -140,5 +136,60 @@ async fn the_demo_starts_and_signs_people_in_with_saml() {
         .await
         .expect("html");
     assert!(home.contains("Alice Martin"), "{home}");
+
+    // OpenID Connect: the button, the provider's form, the redirect back.
+    let person = browser();
+    let oidc_link = sso_button(&page, "test-idp (OpenID Connect)");
+    let to_idp = person.get(format!("{base}{oidc_link}")).send().await.expect("sso");
+    assert_eq!(to_idp.status(), StatusCode::SEE_OTHER);
+    let authorize = to_idp.headers()["location"].to_str().expect("location").to_string();
+    let form = person
+        .get(&authorize)
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("html");
+    let back_to_us = person
+        .post(authorize.split('?').next().expect("authorize endpoint"))
+        .form(&[
+            ("client_id", field(&form, "client_id")),
+            ("redirect_uri", field(&form, "redirect_uri")),
+            ("state", field(&form, "state")),
+            ("nonce", field(&form, "nonce")),
+            ("code_challenge", field(&form, "code_challenge")),
+            ("username", "bob".into()),
+            ("password", "bob-password".into()),
+        ])
+        .send()
+        .await
+        .expect("provider login");
+    let callback = back_to_us.headers()["location"].to_str().expect("location").to_string();
+    let back = person.get(&callback).send().await.expect("callback");
+    assert_eq!(
+        back.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        back.text().await.unwrap_or_default()
+    );
+    let home = person
+        .get(format!("{base}/o/demo/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("html");
+    assert!(home.contains("Bob Stone"), "{home}");
     drop(demo);
+}
+
+/// The href of the sign-in page's button for a connection.
+fn sso_button(page: &str, name: &str) -> String {
+    let label = format!("Sign in with {name}</a>");
+    let end = page.find(&label).unwrap_or_else(|| panic!("{name} button in {page}"));
+    let marker = "href=\"";
+    let start = page[..end].rfind(marker).expect("href") + marker.len();
+    page[start..start + page[start..].find('"').expect("href end")].replace("&#x2f;", "/")
 }

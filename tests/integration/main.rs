@@ -6,6 +6,7 @@ mod admin_api;
 mod cli;
 mod demo;
 mod harness;
+mod oidc;
 mod password_login;
 mod saml;
 mod signin;

@@ -34,6 +34,7 @@ fn saml(connection: Uuid, name_id: &str, claims: RawClaims) -> VerifiedIdentity 
         raw_claims: claims,
         relay_state: None,
         idp_initiated: false,
+        warnings: Vec::new(),
     }
 }
 
@@ -390,6 +391,7 @@ async fn refusals_archived_missing_claim_and_taken() {
         ]),
         relay_state: None,
         idp_initiated: false,
+        warnings: Vec::new(),
     };
     let (reason, _, event_id) = refused(run(&s, &policy(), &oidc).await);
     assert_eq!(reason, "email_taken");

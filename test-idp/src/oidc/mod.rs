@@ -81,6 +81,7 @@ pub struct OidcProvider {
     base_url: String,
     users: Arc<Vec<User>>,
     inner: Arc<Mutex<Inner>>,
+    jwks_served: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -108,6 +109,7 @@ impl OidcProvider {
                 tokens: BTreeMap::new(),
                 fault: Fault::None,
             })),
+            jwks_served: Default::default(),
         }
     }
 
@@ -187,6 +189,15 @@ impl OidcProvider {
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "name", "preferred_username", "email", "oid", "tid", "roles", "groups"],
             "authorization_response_iss_parameter_supported": true,
         })
+    }
+
+    /// How many times the JWKS endpoint answered (a relying party's key
+    /// fetches, for rate-limit tests).
+    pub fn jwks_requests(&self) -> u64 {
+        self.jwks_served.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    pub(crate) fn count_jwks_request(&self) {
+        self.jwks_served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn jwks(&self) -> Value {

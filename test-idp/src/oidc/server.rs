@@ -29,6 +29,7 @@ async fn discovery(State(p): State<OidcProvider>) -> Json<serde_json::Value> {
 }
 
 async fn jwks(State(p): State<OidcProvider>) -> Json<serde_json::Value> {
+    p.count_jwks_request();
     Json(p.jwks())
 }
 
