@@ -121,6 +121,7 @@ impl App {
             )
             .route("/o/{org}/sso/{connection}/login", get(crate::web::sso::login))
             .route("/oidc/{connection}/callback", get(crate::oidc::routes::callback))
+            .route("/oidc/{connection}/certificate", get(crate::oidc::routes::certificate))
             .route("/saml/{connection}/metadata", get(crate::saml::routes::metadata))
             .route(
                 "/saml/{connection}/acs",

@@ -376,7 +376,15 @@ pub async fn connection_add_oidc(
             format!("redirect URI:          {}", summary.redirect_uri),
             format!("login URL:             {}", summary.login_url),
             format!("issuer:                {} ({})", summary.issuer, summary.profile),
-        ],
+        ]
+        .into_iter()
+        .chain(summary.client_certificate_url.as_ref().map(|url| {
+            format!(
+                "client certificate:    {url} (register it at the provider; SHA-1 thumbprint {})",
+                summary.client_certificate_thumbprint.as_deref().unwrap_or("?")
+            )
+        }))
+        .collect(),
         json: serde_json::to_value(&summary).unwrap_or(Value::Null),
     })
 }

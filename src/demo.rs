@@ -188,7 +188,8 @@ async fn start_idp(app: &App, config: &Config) -> Result<DemoIdp, CommandError> 
 }
 
 /// An OIDC connection to test-idp's provider, Entra-shaped (identity linked
-/// by `tid` + `oid`), with a client registered for our redirect URI.
+/// by `tid` + `oid`), with a client registered for our redirect URI that
+/// authenticates with the connection's certificate (`private_key_jwt`).
 async fn add_oidc_connection(
     app: &App,
     config: &Config,
@@ -196,14 +197,14 @@ async fn add_oidc_connection(
     oidc: &test_idp::OidcProvider,
 ) -> Result<(), CommandError> {
     let client_id = uuid::Uuid::new_v4().to_string();
-    let client_secret = crate::secrets::random_token(32);
     let new = crate::oidc::setup::NewOidc {
         name: "test-idp (OpenID Connect)".into(),
         issuer: oidc.issuer(),
         client_id: client_id.clone(),
-        client_secret: client_secret.clone(),
+        client_secret: None,
         scopes: None,
-        client_auth: None,
+        // A certificate credential, as Microsoft recommends over secrets.
+        client_auth: Some("private_key_jwt".into()),
         profile: Some(crate::oidc::config::Profile::Entra),
         userinfo: Some(false),
         verified_domains: Vec::new(),
@@ -216,8 +217,9 @@ async fn add_oidc_connection(
         .map_err(err)?;
     oidc.register_client(test_idp::oidc::Client {
         client_id,
-        client_secret,
+        client_secret: String::new(),
         redirect_uris: vec![summary.redirect_uri],
+        certificate_pem: summary.client_certificate,
     });
     Ok(())
 }

@@ -230,12 +230,14 @@ enum ConnectionCommand {
         issuer: String,
         #[arg(long)]
         client_id: String,
-        /// Read the client secret from standard input (first line).
-        #[arg(long, required = true)]
+        /// Read the client secret from standard input (first line);
+        /// required unless --client-auth private_key_jwt.
+        #[arg(long)]
         client_secret_stdin: bool,
         #[arg(long, default_value = "openid profile email")]
         scopes: String,
-        /// client_secret_basic (default) or client_secret_post.
+        /// client_secret_basic (default), client_secret_post, or
+        /// private_key_jwt (prints a certificate to register at the provider).
         #[arg(long)]
         client_auth: Option<String>,
         /// entra or generic; detected from the issuer when absent.
@@ -464,7 +466,7 @@ async fn admin_command(db: &Db, config: &Config, command: Command) -> Result<Rep
             name,
             issuer,
             client_id,
-            client_secret_stdin: _,
+            client_secret_stdin,
             scopes,
             client_auth,
             profile,
@@ -482,7 +484,11 @@ async fn admin_command(db: &Db, config: &Config, command: Command) -> Result<Rep
                 name,
                 issuer,
                 client_id,
-                client_secret: read_secret_stdin("client secret")?,
+                client_secret: if client_secret_stdin {
+                    Some(read_secret_stdin("client secret")?)
+                } else {
+                    None
+                },
                 scopes: Some(scopes),
                 client_auth,
                 profile,

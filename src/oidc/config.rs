@@ -28,12 +28,15 @@ impl Profile {
     }
 }
 
-/// How we authenticate to the token endpoint (RFC 6749 §2.3.1).
+/// How we authenticate to the token endpoint: a shared secret (RFC 6749
+/// §2.3.1), or a JWT signed with a key only we hold (RFC 7523; Entra ID's
+/// certificate credentials), which leaves no secret to leak or expire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     ClientSecretBasic,
     ClientSecretPost,
+    PrivateKeyJwt,
 }
 
 impl ClientAuth {
@@ -41,6 +44,7 @@ impl ClientAuth {
         match text {
             "client_secret_basic" | "basic" => Some(ClientAuth::ClientSecretBasic),
             "client_secret_post" | "post" => Some(ClientAuth::ClientSecretPost),
+            "private_key_jwt" => Some(ClientAuth::PrivateKeyJwt),
             _ => None,
         }
     }
@@ -48,7 +52,11 @@ impl ClientAuth {
         match self {
             ClientAuth::ClientSecretBasic => "client_secret_basic",
             ClientAuth::ClientSecretPost => "client_secret_post",
+            ClientAuth::PrivateKeyJwt => "private_key_jwt",
         }
+    }
+    pub fn uses_secret(self) -> bool {
+        self != ClientAuth::PrivateKeyJwt
     }
 }
 
@@ -57,8 +65,16 @@ pub struct OidcConfig {
     /// Exactly as the provider's discovery document and tokens carry it.
     pub issuer: String,
     pub client_id: String,
-    /// Sealed with AES-256-GCM (`sealed.rs`); never shown again.
-    pub client_secret_sealed: String,
+    /// Sealed with AES-256-GCM (`sealed.rs`); never shown again. Absent
+    /// with `private_key_jwt`.
+    #[serde(default)]
+    pub client_secret_sealed: Option<String>,
+    /// `private_key_jwt`: our key for this connection (sealed) and its
+    /// self-signed certificate, which the admin registers at the provider.
+    #[serde(default)]
+    pub client_key_sealed: Option<String>,
+    #[serde(default)]
+    pub client_certificate: Option<String>,
     pub client_auth: ClientAuth,
     pub scopes: Vec<String>,
     pub profile: Profile,
@@ -324,6 +340,7 @@ mod tests {
             ["api"]
         );
         assert_eq!(ClientAuth::parse("post"), Some(ClientAuth::ClientSecretPost));
-        assert_eq!(ClientAuth::parse("private_key_jwt"), None);
+        assert_eq!(ClientAuth::parse("private_key_jwt"), Some(ClientAuth::PrivateKeyJwt));
+        assert_eq!(ClientAuth::parse("client_secret_jwt"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! ID token verification. What it proves goes to `signin::sign_in`, the
 //! same entry point SAML uses.
 
+pub mod client_assertion;
 pub mod config;
 pub mod identity;
 pub mod provider;

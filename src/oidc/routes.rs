@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use super::client_assertion;
 use super::config::ClientAuth;
 use super::identity;
 use super::provider::{Metadata, Refetch};
@@ -60,12 +61,13 @@ fn relying_party(state: &AppState, l: &LoadedOidc, metadata: &Metadata) -> Resul
     Ok(CoreClient::from_provider_metadata(
         metadata.clone(),
         ClientId::new(l.config.client_id.clone()),
-        Some(ClientSecret::new(l.client_secret.clone())),
+        l.client_secret.clone().map(ClientSecret::new),
     )
     .set_redirect_uri(redirect)
     .set_auth_type(match l.config.client_auth {
         ClientAuth::ClientSecretBasic => AuthType::BasicAuth,
-        ClientAuth::ClientSecretPost => AuthType::RequestBody,
+        // private_key_jwt sends client_id in the body beside the assertion.
+        ClientAuth::ClientSecretPost | ClientAuth::PrivateKeyJwt => AuthType::RequestBody,
     }))
 }
 
@@ -152,6 +154,31 @@ pub async fn login(
     });
     session.insert(PENDING_KEY, &pending).await?;
     Ok(Redirect::to(url.as_str()).into_response())
+}
+
+/// The connection's `private_key_jwt` certificate (public), for the admin
+/// to upload at the provider.
+pub async fn certificate(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
+    let id = Uuid::try_parse(&id).map_err(|_| Error::NotFound)?;
+    let record = match state.db.connection(id).await {
+        Ok(r) => r,
+        Err(crate::store::Error::NotFound) => return Err(Error::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let pem = setup::parse(&record)
+        .and_then(|c| c.client_certificate)
+        .ok_or(Error::NotFound)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/x-pem-file".to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"gatehouse-oidc-{id}.pem\""),
+            ),
+        ],
+        pem,
+    )
+        .into_response())
 }
 
 /// Removes and returns the session's pending sign-in with this `state`:
@@ -278,15 +305,21 @@ pub async fn callback(
 
     // 4. The code, with our PKCE verifier and client authentication.
     let rp = relying_party(&state, &l, &metadata)?;
-    let exchange = match rp.exchange_code(AuthorizationCode::new(code)) {
-        Ok(request) => {
-            request
-                .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-                .request_async(state.providers.http())
-                .await
-        }
-        Err(e) => return Err(Error::internal(e).into()),
-    };
+    let mut request = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(Error::internal)?
+        .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
+    if let (Some(key), Some(cert)) = (&l.client_key, &l.config.client_certificate) {
+        let token_url = metadata
+            .token_endpoint()
+            .ok_or_else(|| Error::internal("the provider has no token endpoint"))?;
+        let assertion =
+            client_assertion::sign(key, cert, &l.config.client_id, token_url.as_str(), now).map_err(Error::internal)?;
+        request = request
+            .add_extra_param("client_assertion_type", client_assertion::ASSERTION_TYPE)
+            .add_extra_param("client_assertion", assertion);
+    }
+    let exchange = request.request_async(state.providers.http()).await;
     let tokens: CoreTokenResponse = match exchange {
         Ok(t) => t,
         Err(RequestTokenError::ServerResponse(e)) => {

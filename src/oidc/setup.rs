@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use openidconnect::core::{CoreClientAuthMethod, CoreResponseType};
 use openidconnect::ResponseTypes;
+use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -28,6 +29,8 @@ pub enum SetupError {
     Store(#[from] store::Error),
     #[error("{0}")]
     Sealing(#[from] crate::sealed::SealError),
+    #[error("key generation failed: {0}")]
+    Crypto(String),
 }
 
 /// What an admin sends to add a connection (admin API body; the CLI fills it).
@@ -37,10 +40,13 @@ pub struct NewOidc {
     pub name: String,
     pub issuer: String,
     pub client_id: String,
-    pub client_secret: String,
+    /// Required with the secret methods; absent with `private_key_jwt`.
+    pub client_secret: Option<String>,
     /// Space-separated; default `openid profile email`.
     pub scopes: Option<String>,
-    /// `client_secret_basic` (default) or `client_secret_post`.
+    /// `client_secret_basic` (default), `client_secret_post`, or
+    /// `private_key_jwt` (Gatehouse makes a key pair; the admin registers
+    /// its certificate at the provider).
     pub client_auth: Option<String>,
     /// `entra` or `generic`; detected from the issuer when absent.
     pub profile: Option<Profile>,
@@ -83,6 +89,10 @@ pub struct OidcSummary {
     pub issuer: String,
     pub client_id: String,
     pub client_auth: &'static str,
+    /// `private_key_jwt`: the certificate to register at the provider.
+    pub client_certificate: Option<String>,
+    pub client_certificate_url: Option<String>,
+    pub client_certificate_thumbprint: Option<String>,
     pub scopes: String,
     pub profile: &'static str,
     pub userinfo: bool,
@@ -96,6 +106,10 @@ pub struct OidcSummary {
 
 pub fn redirect_path(id: Uuid) -> String {
     format!("/oidc/{id}/callback")
+}
+
+pub fn certificate_path(id: Uuid) -> String {
+    format!("/oidc/{id}/certificate")
 }
 
 pub fn summary(
@@ -114,6 +128,15 @@ pub fn summary(
         issuer: c.issuer.clone(),
         client_id: c.client_id.clone(),
         client_auth: c.client_auth.as_str(),
+        client_certificate: c.client_certificate.clone(),
+        client_certificate_url: c
+            .client_certificate
+            .as_ref()
+            .map(|_| cfg.url(&certificate_path(record_id))),
+        client_certificate_thumbprint: c
+            .client_certificate
+            .as_deref()
+            .and_then(|pem| super::client_assertion::thumbprint(pem).ok()),
         scopes: c.scopes.join(" "),
         profile: c.profile.as_str(),
         userinfo: c.userinfo,
@@ -137,7 +160,38 @@ fn auth_method(a: ClientAuth) -> CoreClientAuthMethod {
     match a {
         ClientAuth::ClientSecretBasic => CoreClientAuthMethod::ClientSecretBasic,
         ClientAuth::ClientSecretPost => CoreClientAuthMethod::ClientSecretPost,
+        ClientAuth::PrivateKeyJwt => CoreClientAuthMethod::PrivateKeyJwt,
     }
+}
+
+/// Fills in the credential `auth` needs: the given secret, sealed, or a new
+/// key pair for `private_key_jwt` (kept if the connection already has one).
+fn set_credentials(cfg: &Config, c: &mut OidcConfig, auth: ClientAuth, secret: Option<&str>) -> Result<(), SetupError> {
+    let sealing = cfg.sealing_key().ok_or(crate::sealed::SealError::NoKey)?;
+    c.client_auth = auth;
+    if auth.uses_secret() {
+        match secret {
+            Some(s) => c.client_secret_sealed = Some(sealing.seal(config::check_client_secret(s)?.as_bytes())?),
+            None if c.client_secret_sealed.is_some() => {}
+            None => return Err(bad("client_secret", format!("required with {}", auth.as_str())).into()),
+        }
+        return Ok(());
+    }
+    if secret.is_some() {
+        return Err(bad("client_secret", "private_key_jwt uses a key pair, not a secret").into());
+    }
+    if c.client_key_sealed.is_none() {
+        let host = cfg.base_url.host_str().unwrap_or("gatehouse");
+        let (key, cert) = crate::saml::sp::generate_key_pair(&format!("Gatehouse OIDC client {host}"))
+            .map_err(|e| SetupError::Crypto(e.to_string()))?;
+        let key_pem = key
+            .private_key_to_pem_pkcs8()
+            .map_err(|e| SetupError::Crypto(e.to_string()))?;
+        let cert_pem = cert.to_pem().map_err(|e| SetupError::Crypto(e.to_string()))?;
+        c.client_key_sealed = Some(sealing.seal(&key_pem)?);
+        c.client_certificate = Some(String::from_utf8(cert_pem).map_err(|e| SetupError::Crypto(e.to_string()))?);
+    }
+    Ok(())
 }
 
 /// Whether the provider's discovery document supports this configuration.
@@ -208,14 +262,15 @@ pub async fn create(
     let name = config::check_name(&new.name)?;
     let (issuer, profile) = config::check_issuer(&new.issuer, new.profile)?;
     let client_id = config::check_client_id(&new.client_id)?;
-    let secret = config::check_client_secret(&new.client_secret)?;
-    let sealing = cfg.sealing_key().ok_or(crate::sealed::SealError::NoKey)?;
+    let auth = client_auth(new.client_auth.as_deref(), ClientAuth::ClientSecretBasic)?;
     let mut c = OidcConfig {
         trusted_audiences: config::check_audiences(&new.trusted_audiences, &client_id)?,
         issuer,
         client_id,
-        client_secret_sealed: sealing.seal(secret.as_bytes())?,
-        client_auth: client_auth(new.client_auth.as_deref(), ClientAuth::ClientSecretBasic)?,
+        client_secret_sealed: None,
+        client_key_sealed: None,
+        client_certificate: None,
+        client_auth: auth,
         scopes: config::check_scopes(new.scopes.as_deref().unwrap_or(config::DEFAULT_SCOPES))?,
         profile,
         userinfo: new.userinfo.unwrap_or(false),
@@ -223,6 +278,7 @@ pub async fn create(
         clock_skew_seconds: config::check_skew(new.clock_skew_seconds.unwrap_or(config::DEFAULT_SKEW_SECONDS))?,
         attribute_overrides: new.attribute_overrides,
     };
+    set_credentials(cfg, &mut c, auth, new.client_secret.as_deref())?;
     if new.userinfo.is_none() && profile == Profile::Generic {
         // Default on when the provider has the endpoint; decided after discovery.
         let m = discover_checked(&c).await?;
@@ -253,15 +309,13 @@ pub async fn update(
     if let Some(client_id) = &patch.client_id {
         c.client_id = config::check_client_id(client_id)?;
     }
-    if let Some(secret) = &patch.client_secret {
-        let secret = config::check_client_secret(secret)?;
-        let sealing = cfg.sealing_key().ok_or(crate::sealed::SealError::NoKey)?;
-        c.client_secret_sealed = sealing.seal(secret.as_bytes())?;
+    let auth = client_auth(patch.client_auth.as_deref(), c.client_auth)?;
+    if auth != c.client_auth || patch.client_secret.is_some() {
+        set_credentials(cfg, &mut c, auth, patch.client_secret.as_deref())?;
     }
     if let Some(scopes) = &patch.scopes {
         c.scopes = config::check_scopes(scopes)?;
     }
-    c.client_auth = client_auth(patch.client_auth.as_deref(), c.client_auth)?;
     c.userinfo = patch.userinfo.unwrap_or(c.userinfo);
     if let Some(d) = &patch.verified_domains {
         c.verified_domains = config::check_domains(d)?;
@@ -288,7 +342,8 @@ pub async fn update(
 pub struct LoadedOidc {
     pub record: ConnectionRecord,
     pub config: OidcConfig,
-    pub client_secret: String,
+    pub client_secret: Option<String>,
+    pub client_key: Option<PKey<Private>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -316,15 +371,33 @@ pub fn load_record(cfg: &Config, record: ConnectionRecord) -> Result<LoadedOidc,
     let sealing = cfg
         .sealing_key()
         .ok_or_else(|| LoadError::Broken(crate::sealed::SealError::NoKey.to_string()))?;
-    let secret = sealing
-        .open(&config.client_secret_sealed)
-        .map_err(|e| LoadError::Broken(format!("client secret: {e}")))?;
-    let client_secret =
-        String::from_utf8(secret).map_err(|_| LoadError::Broken("client secret is not UTF-8".into()))?;
+    let open = |sealed: &Option<String>, what: &str| -> Result<Option<Vec<u8>>, LoadError> {
+        sealed
+            .as_deref()
+            .map(|s| sealing.open(s).map_err(|e| LoadError::Broken(format!("{what}: {e}"))))
+            .transpose()
+    };
+    let client_secret = open(&config.client_secret_sealed, "client secret")?
+        .map(|b| String::from_utf8(b).map_err(|_| LoadError::Broken("client secret is not UTF-8".into())))
+        .transpose()?;
+    let client_key = open(&config.client_key_sealed, "client key")?
+        .map(|pem| PKey::private_key_from_pem(&pem).map_err(|e| LoadError::Broken(format!("client key: {e}"))))
+        .transpose()?;
+    let ready = match config.client_auth {
+        ClientAuth::PrivateKeyJwt => client_key.is_some() && config.client_certificate.is_some(),
+        _ => client_secret.is_some(),
+    };
+    if !ready {
+        return Err(LoadError::Broken(format!(
+            "no credential for {}",
+            config.client_auth.as_str()
+        )));
+    }
     Ok(LoadedOidc {
         record,
         config,
         client_secret,
+        client_key,
     })
 }
 

@@ -498,6 +498,7 @@ impl From<crate::oidc::setup::SetupError> for Error {
                 field: "secrets_key".into(),
                 reason: s.to_string(),
             },
+            SetupError::Crypto(c) => Error::internal(c),
         }
     }
 }

@@ -91,7 +91,7 @@ fn new_oidc(provider: &OidcProvider, client_id: &str) -> NewOidc {
         name: "Contoso (OIDC)".into(),
         issuer: provider.issuer(),
         client_id: client_id.into(),
-        client_secret: format!("secret-of-{client_id}"),
+        client_secret: Some(format!("secret-of-{client_id}")),
         scopes: None,
         client_auth: None,
         profile: Some(Profile::Entra),
@@ -108,6 +108,7 @@ fn register(provider: &OidcProvider, client_id: &str, redirect_uri: &str) {
         client_id: client_id.into(),
         client_secret: format!("secret-of-{client_id}"),
         redirect_uris: vec![redirect_uri.into()],
+        certificate_pem: None,
     });
 }
 
@@ -690,7 +691,9 @@ async fn connections_are_added_by_api_and_cli_and_the_secret_is_sealed() {
         (json!({"scopes": "profile email"}), "scopes"),
         (json!({"issuer": format!("{}/", s.provider.issuer())}), "issuer"),
         (json!({"issuer": "http://idp.example.org"}), "issuer"),
-        (json!({"client_auth": "private_key_jwt"}), "client_auth"),
+        (json!({"client_auth": "client_secret_jwt"}), "client_auth"),
+        (json!({"client_auth": "private_key_jwt"}), "client_secret"),
+        (json!({"client_secret": null}), "client_secret"),
         (json!({"verified_domains": ["not a domain"]}), "verified_domains"),
         (json!({"surprise": true}), "surprise"),
     ];
@@ -728,7 +731,7 @@ async fn connections_are_added_by_api_and_cli_and_the_secret_is_sealed() {
     assert_eq!(got["scopes"], "openid email");
     assert!(!got.to_string().contains("rotated-secret"));
     let loaded = setup::load(&s.app.db, &s.app.config, id).await.expect("load");
-    assert_eq!(loaded.client_secret, "rotated-secret");
+    assert_eq!(loaded.client_secret.as_deref(), Some("rotated-secret"));
 
     // The CLI: secret on stdin, prints the redirect URI and login URL.
     let out = crate::harness::cli(
@@ -805,4 +808,50 @@ async fn client_secret_post_authenticates_at_the_token_endpoint() {
     .expect("patch");
     let a = s.sign_in(&browser(), "alice").await;
     s.assert_refused(&a, "token_error", 1).await;
+}
+
+#[tokio::test]
+async fn private_key_jwt_authenticates_with_the_connections_certificate() {
+    let s = oidc_setup_with(&[], jit(), |n| {
+        n.client_auth = Some("private_key_jwt".into());
+        n.client_secret = None;
+    })
+    .await;
+    let conn = setup::load(&s.app.db, &s.app.config, s.conn).await.expect("load");
+    let pem = conn.config.client_certificate.clone().expect("a certificate was made");
+    assert!(conn.client_secret.is_none());
+    assert!(
+        !conn.record.config.to_string().contains("PRIVATE KEY"),
+        "the key is sealed"
+    );
+
+    // The admin downloads the certificate and registers it at the provider.
+    let resp = reqwest::get(s.app.url(&format!("/oidc/{}/certificate", s.conn)))
+        .await
+        .expect("certificate");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.expect("pem"), pem);
+    s.provider.register_client(Client {
+        client_id: "client-a".into(),
+        client_secret: String::new(),
+        redirect_uris: vec![s.redirect_uri.clone()],
+        certificate_pem: Some(pem),
+    });
+    let a = s.sign_in(&browser(), "alice").await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(s.user_count().await, 1);
+
+    // A certificate the provider does not know: its invalid_client, by name.
+    let (_, other) = gatehouse::saml::sp::generate_key_pair("someone else").expect("key");
+    s.provider.register_client(Client {
+        client_id: "client-a".into(),
+        client_secret: String::new(),
+        redirect_uris: vec![s.redirect_uri.clone()],
+        certificate_pem: Some(String::from_utf8(other.to_pem().expect("pem")).expect("utf8")),
+    });
+    let a = s.sign_in(&browser(), "alice").await;
+    s.assert_refused(&a, "token_error", 1).await;
+    assert!(s.last_event().await.detail["detail"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("invalid_client")));
 }

@@ -49,6 +49,10 @@ pub struct Client {
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uris: Vec<String>,
+    /// When set, the client must authenticate with `private_key_jwt`
+    /// (RFC 7523) signed by this certificate's key, as Entra ID's
+    /// certificate credentials work; the secret is then not accepted.
+    pub certificate_pem: Option<String>,
 }
 
 struct SigningKey {
@@ -72,6 +76,8 @@ struct Inner {
     codes: BTreeMap<String, Grant>,
     /// access token → (username, client id)
     tokens: BTreeMap<String, (String, String)>,
+    /// `jti`s of client assertions already used.
+    assertion_ids: std::collections::BTreeSet<String>,
     fault: Fault,
 }
 
@@ -107,6 +113,7 @@ impl OidcProvider {
                 clients: BTreeMap::new(),
                 codes: BTreeMap::new(),
                 tokens: BTreeMap::new(),
+                assertion_ids: Default::default(),
                 fault: Fault::None,
             })),
             jwks_served: Default::default(),
@@ -332,6 +339,10 @@ impl OidcProvider {
     /// Codes are single use.
     pub(crate) fn take_code(&self, code: &str) -> Option<Grant> {
         self.lock().codes.remove(code)
+    }
+    /// Records a client assertion's `jti`; false if it was used before.
+    pub(crate) fn first_use_of_assertion(&self, jti: &str) -> bool {
+        self.lock().assertion_ids.insert(jti.to_string())
     }
     pub(crate) fn store_token(&self, token: &str, username: &str, client_id: &str) {
         self.lock()

@@ -137,6 +137,71 @@ struct TokenForm {
     code_verifier: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// RFC 7523 client authentication, checked the way Entra ID does: RS256,
+/// `x5t` naming the registered certificate, iss = sub = client id, aud =
+/// the token endpoint, unexpired, `jti` single use. Returns the client id.
+fn verify_client_assertion(p: &OidcProvider, assertion: &str, now: i64) -> Result<String, String> {
+    let decode = |s: &str| -> Option<serde_json::Map<String, serde_json::Value>> {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).ok()?).ok()
+    };
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let [h, b, sig] = parts[..] else {
+        return Err("client_assertion is not a compact JWS".into());
+    };
+    let (Some(header), Some(body)) = (decode(h), decode(b)) else {
+        return Err("client_assertion header or payload is not JSON".into());
+    };
+    let text = |m: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string()
+    };
+    if text(&header, "alg") != "RS256" {
+        return Err("client_assertion must be RS256".into());
+    }
+    let client_id = text(&body, "iss");
+    let client = p.client(&client_id).ok_or("unknown client")?;
+    let pem = client.certificate_pem.ok_or("client has no certificate credential")?;
+    let cert = openssl::x509::X509::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+    let thumbprint = cert
+        .digest(openssl::hash::MessageDigest::sha1())
+        .map_err(|e| e.to_string())?;
+    if text(&header, "x5t") != URL_SAFE_NO_PAD.encode(thumbprint) {
+        return Err("x5t does not name the registered certificate".into());
+    }
+    let key = cert.public_key().map_err(|e| e.to_string())?;
+    let signature = URL_SAFE_NO_PAD.decode(sig).map_err(|_| "signature is not base64url")?;
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).map_err(|e| e.to_string())?;
+    verifier
+        .update(format!("{h}.{b}").as_bytes())
+        .map_err(|e| e.to_string())?;
+    if !verifier.verify(&signature).unwrap_or(false) {
+        return Err("client_assertion signature is invalid".into());
+    }
+    if text(&body, "sub") != client_id {
+        return Err("sub must equal iss".into());
+    }
+    let aud_ok = match body.get("aud") {
+        Some(serde_json::Value::String(a)) => *a == p.token_url(),
+        Some(serde_json::Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(&p.token_url())),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err("aud must be the token endpoint".into());
+    }
+    if body.get("exp").and_then(|v| v.as_i64()).is_none_or(|exp| exp <= now) {
+        return Err("client_assertion expired".into());
+    }
+    let jti = text(&body, "jti");
+    if jti.is_empty() || !p.first_use_of_assertion(&jti) {
+        return Err("client_assertion jti missing or reused".into());
+    }
+    Ok(client_id)
 }
 
 fn oauth_error(code: &str, description: &str) -> Response {
@@ -150,6 +215,20 @@ fn oauth_error(code: &str, description: &str) -> Response {
 async fn token(State(p): State<OidcProvider>, headers: HeaderMap, Form(f): Form<TokenForm>) -> Response {
     if f.grant_type != "authorization_code" {
         return oauth_error("unsupported_grant_type", "only authorization_code");
+    }
+    let now = crate::now().timestamp();
+    if let Some(assertion) = &f.client_assertion {
+        if f.client_assertion_type.as_deref() != Some(JWT_BEARER) {
+            return oauth_error("invalid_client", "unsupported client_assertion_type");
+        }
+        let id = match verify_client_assertion(&p, assertion, now) {
+            Ok(id) => id,
+            Err(why) => return oauth_error("invalid_client", &why),
+        };
+        if f.client_id.as_deref().is_some_and(|c| c != id) {
+            return oauth_error("invalid_client", "client_id does not match the assertion");
+        }
+        return issue_tokens(&p, id, &f.code, &f.redirect_uri, f.code_verifier.as_deref(), now);
     }
     // client_secret_basic, else client_secret_post.
     let basic = headers
@@ -165,24 +244,37 @@ async fn token(State(p): State<OidcProvider>, headers: HeaderMap, Form(f): Form<
         _ => return oauth_error("invalid_client", "client authentication required"),
     };
     match p.client(&id) {
+        Some(c) if c.certificate_pem.is_some() => {
+            return oauth_error("invalid_client", "this client authenticates with a certificate")
+        }
         Some(c) if c.client_secret == secret => {}
         _ => return oauth_error("invalid_client", "unknown client or wrong secret"),
     }
-    let Some(grant) = p.take_code(&f.code) else {
+    issue_tokens(&p, id, &f.code, &f.redirect_uri, f.code_verifier.as_deref(), now)
+}
+
+fn issue_tokens(
+    p: &OidcProvider,
+    id: String,
+    code: &str,
+    redirect_uri: &str,
+    code_verifier: Option<&str>,
+    now: i64,
+) -> Response {
+    let Some(grant) = p.take_code(code) else {
         return oauth_error("invalid_grant", "unknown or used code");
     };
-    if grant.client_id != id || grant.redirect_uri != f.redirect_uri {
+    if grant.client_id != id || grant.redirect_uri != redirect_uri {
         return oauth_error("invalid_grant", "code was issued to another client or redirect_uri");
     }
     if let Some(challenge) = &grant.code_challenge {
-        let verifier = f.code_verifier.unwrap_or_default();
+        let verifier = code_verifier.unwrap_or_default();
         let computed = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()));
         if &computed != challenge {
             return oauth_error("invalid_grant", "PKCE verification failed");
         }
     }
     let fault = p.fault();
-    let now = crate::now().timestamp();
     let claims = p.id_token_claims(&grant, fault, now);
     let id_token = p.sign(&claims, fault);
     let access_token = uuid::Uuid::new_v4().simple().to_string();

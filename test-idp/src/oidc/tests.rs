@@ -40,6 +40,7 @@ async fn start() -> Running {
         client_id: "app".into(),
         client_secret: "s3cret".into(),
         redirect_uris: vec!["http://rp.example/cb".into()],
+        certificate_pem: None,
     });
     let router = p.router();
     tokio::spawn(async move {
