@@ -150,6 +150,7 @@ impl Providers {
             return self.get(issuer).await.map(Refetch::Fetched);
         };
         self.jwks_fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        metrics::counter!("gatehouse_oidc_jwks_refetches_total").increment(1);
         let jwks = Jwks::fetch_async(current.jwks_uri(), &self.http)
             .await
             .map_err(|e| format!("fetching JWKS: {}", describe(&e)))?;

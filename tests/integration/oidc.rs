@@ -526,6 +526,15 @@ async fn state_is_bound_to_the_browser_and_single_use_and_codes_are_single_use()
     // No state at all.
     let a = s.callback(&client, &with_param(&url, "state", None)).await;
     s.assert_refused(&a, "state_unknown", 0).await;
+    // A state is spent by its first use, even one that failed: after a
+    // tampered callback, the genuine one no longer works.
+    let url = s.authorize(&client, "alice").await;
+    let a = s
+        .callback(&client, &with_param(&url, "iss", Some("https://evil.example")))
+        .await;
+    s.assert_refused(&a, "iss_param_mismatch", 0).await;
+    let a = s.callback(&client, &url).await;
+    s.assert_refused(&a, "state_unknown", 0).await;
 
     // The genuine callback works once; replayed, it is refused.
     let client = browser();
