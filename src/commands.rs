@@ -325,6 +325,16 @@ pub async fn directory_add(db: &Db, slug: &str, dir: Directory, external_id: &st
     })
 }
 
+/// One line for a connection that could not be added.
+fn setup_failure(e: crate::connection_setup::SetupError, slug: &str, name: &str) -> CommandError {
+    match e {
+        crate::connection_setup::SetupError::Store(store::Error::Conflict(_)) => {
+            CommandError(format!("name: {slug} already has a connection called {name:?}"))
+        }
+        other => CommandError(other.to_string()),
+    }
+}
+
 pub async fn connection_add_saml(
     db: &Db,
     config: &Config,
@@ -336,12 +346,7 @@ pub async fn connection_add_saml(
     let org = find_org(db, slug).await?;
     let summary = crate::saml::setup::create(db, config, &org, name, source, options, crate::clock::now())
         .await
-        .map_err(|e| match e {
-            crate::saml::setup::SetupError::Store(store::Error::Conflict(_)) => {
-                CommandError(format!("name: {slug} already has a connection called {name:?}"))
-            }
-            other => CommandError(other.to_string()),
-        })?;
+        .map_err(|e| setup_failure(e, slug, name))?;
     Ok(Report {
         text: vec![
             format!("connection id:         {}", summary.id),
@@ -364,12 +369,7 @@ pub async fn connection_add_oidc(
     let name = new.name.clone();
     let summary = crate::oidc::setup::create(db, config, &org, new, crate::clock::now())
         .await
-        .map_err(|e| match e {
-            crate::oidc::setup::SetupError::Store(store::Error::Conflict(_)) => {
-                CommandError(format!("name: {slug} already has a connection called {name:?}"))
-            }
-            other => CommandError(other.to_string()),
-        })?;
+        .map_err(|e| setup_failure(e, slug, &name))?;
     Ok(Report {
         text: vec![
             format!("connection id:         {}", summary.id),

@@ -5,6 +5,7 @@ pub mod app;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod connection_setup;
 pub mod demo;
 pub mod login_events;
 pub mod model;

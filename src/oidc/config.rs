@@ -92,20 +92,8 @@ pub struct OidcConfig {
     pub attribute_overrides: BTreeMap<String, String>,
 }
 
-/// A setting that cannot be accepted: the field and why.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct ConfigError {
-    pub field: &'static str,
-    pub reason: String,
-}
-
-fn bad<T>(field: &'static str, reason: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError {
-        field,
-        reason: reason.into(),
-    })
-}
+use crate::connection_setup::bad;
+pub use crate::connection_setup::{check_name, ConfigError};
 
 /// Entra ID's sign-in hosts (public and national clouds).
 const ENTRA_HOSTS: [&str; 4] = [
@@ -247,14 +235,6 @@ pub fn check_skew(seconds: i64) -> Result<i64, ConfigError> {
         return bad("clock_skew_seconds", format!("must be 0 to {MAX_SKEW_SECONDS}"));
     }
     Ok(seconds)
-}
-
-pub fn check_name(name: &str) -> Result<String, ConfigError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return bad("name", "must be 1 to 100 characters");
-    }
-    Ok(name.to_string())
 }
 
 #[cfg(test)]

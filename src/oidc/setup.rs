@@ -21,17 +21,7 @@ use crate::store::{self, Db};
 
 pub const KIND: &str = "oidc";
 
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Invalid(#[from] ConfigError),
-    #[error("{0}")]
-    Store(#[from] store::Error),
-    #[error("{0}")]
-    Sealing(#[from] crate::sealed::SealError),
-    #[error("key generation failed: {0}")]
-    Crypto(String),
-}
+pub use crate::connection_setup::SetupError;
 
 /// What an admin sends to add a connection (admin API body; the CLI fills it).
 #[derive(Clone, Debug, Deserialize)]
@@ -150,10 +140,7 @@ pub fn summary(
 }
 
 fn bad(field: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        field,
-        reason: reason.into(),
-    }
+    ConfigError::new(field, reason)
 }
 
 fn auth_method(a: ClientAuth) -> CoreClientAuthMethod {

@@ -75,20 +75,8 @@ impl Default for Options {
     }
 }
 
-/// A setting that cannot be accepted: the field and why.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct ConfigError {
-    pub field: &'static str,
-    pub reason: String,
-}
-
-fn bad<T>(field: &'static str, reason: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError {
-        field,
-        reason: reason.into(),
-    })
-}
+use crate::connection_setup::bad;
+pub use crate::connection_setup::ConfigError;
 
 /// A certificate as admins see it.
 #[derive(Clone, Debug, Serialize)]

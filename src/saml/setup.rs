@@ -29,17 +29,7 @@ pub enum IdpSource {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Invalid(#[from] ConfigError),
-    #[error("{0}")]
-    Store(#[from] store::Error),
-    #[error("{0}")]
-    Sealing(#[from] crate::sealed::SealError),
-    #[error("key generation failed: {0}")]
-    Crypto(String),
-}
+pub use crate::connection_setup::SetupError;
 
 /// What an admin needs to configure the IdP side.
 #[derive(Clone, Debug, Serialize)]
@@ -123,14 +113,8 @@ pub async fn create(
     options: Options,
     now: DateTime<Utc>,
 ) -> Result<ConnectionSummary, SetupError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ConfigError {
-            field: "name",
-            reason: "must be 1 to 100 characters".into(),
-        }
-        .into());
-    }
+    let name = crate::connection_setup::check_name(name)?;
+    let name = name.as_str();
     config::check_options(&options, &db.role_codes(org.id).await?)?;
     let sealing = cfg.sealing_key().ok_or(crate::sealed::SealError::NoKey)?;
     let (idp, metadata_url) = resolve(&source).await?;
@@ -353,14 +337,7 @@ pub async fn update(
     if let Some(o) = patch.attribute_overrides {
         saml.attribute_overrides = o;
     }
-    let name = patch.name.unwrap_or(record.name).trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ConfigError {
-            field: "name",
-            reason: "must be 1 to 100 characters".into(),
-        }
-        .into());
-    }
+    let name = crate::connection_setup::check_name(&patch.name.unwrap_or(record.name))?;
     let value = serde_json::to_value(&saml).map_err(|e| SetupError::Crypto(e.to_string()))?;
     db.update_connection(org.id, id, &name, patch.enabled.unwrap_or(record.enabled), &value, now)
         .await?;

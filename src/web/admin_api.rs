@@ -467,27 +467,9 @@ async fn list_connections(State(state): State<AppState>, admin: Admin) -> ApiRes
     ok(state.db.connections(admin.org.id).await?)
 }
 
-impl From<crate::saml::setup::SetupError> for Error {
-    fn from(e: crate::saml::setup::SetupError) -> Error {
-        use crate::saml::setup::SetupError;
-        match e {
-            SetupError::Invalid(c) => Error::invalid(c.field, c.reason),
-            SetupError::Store(crate::store::Error::Conflict(_)) => {
-                Error::conflict("name", "this organization already has a connection with this name")
-            }
-            SetupError::Store(s) => s.into(),
-            SetupError::Sealing(s) => Error::Conflict {
-                field: "secrets_key".into(),
-                reason: s.to_string(),
-            },
-            SetupError::Crypto(c) => Error::internal(c),
-        }
-    }
-}
-
-impl From<crate::oidc::setup::SetupError> for Error {
-    fn from(e: crate::oidc::setup::SetupError) -> Error {
-        use crate::oidc::setup::SetupError;
+impl From<crate::connection_setup::SetupError> for Error {
+    fn from(e: crate::connection_setup::SetupError) -> Error {
+        use crate::connection_setup::SetupError;
         match e {
             SetupError::Invalid(c) => Error::invalid(c.field, c.reason),
             SetupError::Store(crate::store::Error::Conflict(_)) => {

@@ -1,8 +1,7 @@
 //! The admin JSON API: who may call it, strict validation (422 and nothing
 //! written), directory locks (409), users, events.
 
-use gatehouse::model::{ApiKeyScope, Source, UserStatus};
-use gatehouse::store::users::NewUser;
+use gatehouse::model::{ApiKeyScope, UserStatus};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -340,23 +339,7 @@ async fn directory_locked_fields_are_refused_with_409() {
         .db
         .create_user(
             org.id,
-            &NewUser {
-                username: "dana@acme.example".into(),
-                email: "dana@acme.example".into(),
-                first_name: Some("Dana".into()),
-                last_name: Some("Scully".into()),
-                display_name: None,
-                external_id: None,
-                job_title: Some("Agent".into()),
-                language: Default::default(),
-                role: 10,
-                staff_group: None,
-                locations: vec![],
-                status: UserStatus::Active,
-                source: Source::Directory,
-                directory_object_id: Some("00000000-entra-object".into()),
-                password_hash: None,
-            },
+            &crate::harness::directory_user("dana@acme.example", "dana@acme.example", "00000000-entra-object"),
             gatehouse::clock::now(),
         )
         .await

@@ -127,14 +127,7 @@ async fn the_demo_starts_and_signs_people_in_with_saml_and_oidc() {
         "{}",
         back.text().await.unwrap_or_default()
     );
-    let home = person
-        .get(format!("{base}/o/demo/"))
-        .send()
-        .await
-        .expect("home")
-        .text()
-        .await
-        .expect("html");
+    let home = crate::harness::page_text(&person, &format!("{base}/o/demo/")).await;
     assert!(home.contains("Alice Martin"), "{home}");
 
     // OpenID Connect: the button, the provider's form, the redirect back.
@@ -173,14 +166,7 @@ async fn the_demo_starts_and_signs_people_in_with_saml_and_oidc() {
         "{}",
         back.text().await.unwrap_or_default()
     );
-    let home = person
-        .get(format!("{base}/o/demo/"))
-        .send()
-        .await
-        .expect("home")
-        .text()
-        .await
-        .expect("html");
+    let home = crate::harness::page_text(&person, &format!("{base}/o/demo/")).await;
     assert!(home.contains("Bob Stone"), "{home}");
     drop(demo);
 }

@@ -166,6 +166,36 @@ impl TestApp {
     }
 
     /// A local, active user with a password (hashing at test cost).
+    /// The organization's newest login event.
+    pub async fn last_event(&self, org: &Organization) -> gatehouse::model::LoginEvent {
+        self.db
+            .list_events(
+                org.id,
+                &gatehouse::store::events::EventQuery {
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("events")
+            .remove(0)
+    }
+
+    /// How many users the organization has.
+    pub async fn user_count(&self, org: &Organization) -> i64 {
+        self.db
+            .list_users(
+                org.id,
+                &gatehouse::store::users::UserQuery {
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("users")
+            .total
+    }
+
     pub async fn user(&self, org: &Organization, username: &str, role: i32, password: Option<&str>) -> User {
         let new = NewUser {
             username: username.into(),
@@ -251,11 +281,7 @@ pub async fn password_login(
         .await
         .expect("login post");
     let status = resp.status();
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let location = location(&resp);
     LoginResult {
         status,
         location,
@@ -315,4 +341,51 @@ pub fn form_field(html: &str, name: &str) -> Option<String> {
             .replace("&quot;", "\"")
             .replace("&#x2f;", "/"),
     )
+}
+
+/// A user row with only what a test names: local, active, role 10.
+pub fn new_user(username: &str, email: &str) -> NewUser {
+    NewUser {
+        username: username.into(),
+        email: email.into(),
+        first_name: None,
+        last_name: None,
+        display_name: None,
+        external_id: None,
+        job_title: None,
+        language: Default::default(),
+        role: 10,
+        staff_group: None,
+        locations: vec![],
+        status: UserStatus::Active,
+        source: Source::Local,
+        directory_object_id: None,
+        password_hash: None,
+    }
+}
+
+/// Dana Scully, agent, as directory sync would have created her: the
+/// directory owns her name, email and job title (SPEC §3).
+pub fn directory_user(username: &str, email: &str, object_id: &str) -> NewUser {
+    NewUser {
+        first_name: Some("Dana".into()),
+        last_name: Some("Scully".into()),
+        job_title: Some("Agent".into()),
+        source: Source::Directory,
+        directory_object_id: Some(object_id.into()),
+        ..new_user(username, email)
+    }
+}
+
+/// A response's Location header, if any.
+pub fn location(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// GETs a page and returns its body, whatever the status.
+pub async fn page_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.expect("page").text().await.expect("html")
 }

@@ -6,7 +6,6 @@
 use gatehouse::model::{Organization, SettingsPatch};
 use gatehouse::oidc::config::Profile;
 use gatehouse::oidc::setup::{self, NewOidc};
-use gatehouse::store::events::EventQuery;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use test_idp::oidc::{Client, Fault};
@@ -160,20 +159,28 @@ struct Answer {
 }
 
 async fn answer(resp: reqwest::Response) -> Answer {
-    let status = resp.status();
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
     Answer {
-        status,
-        location,
+        status: resp.status(),
+        location: crate::harness::location(&resp),
         body: resp.text().await.unwrap_or_default(),
     }
 }
 
 impl Oidc {
+    /// An admin's change to the connection.
+    async fn patch(&self, patch: setup::OidcPatch) {
+        setup::update(
+            &self.app.db,
+            &self.app.config,
+            &self.org,
+            self.conn,
+            patch,
+            gatehouse::clock::now(),
+        )
+        .await
+        .expect("patch");
+    }
+
     /// Our login endpoint → the provider's authorize URL (checked for PKCE).
     async fn start(&self, client: &reqwest::Client) -> url::Url {
         let resp = client
@@ -237,33 +244,11 @@ impl Oidc {
     }
 
     async fn last_event(&self) -> gatehouse::model::LoginEvent {
-        self.app
-            .db
-            .list_events(
-                self.org.id,
-                &EventQuery {
-                    limit: 1,
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("events")
-            .remove(0)
+        self.app.last_event(&self.org).await
     }
 
     async fn user_count(&self) -> i64 {
-        self.app
-            .db
-            .list_users(
-                self.org.id,
-                &gatehouse::store::users::UserQuery {
-                    limit: 1,
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("users")
-            .total
+        self.app.user_count(&self.org).await
     }
 
     /// A refused callback: 403 page with a reference, the reason in the
@@ -360,23 +345,7 @@ async fn a_directory_user_only_gets_the_role_from_oidc() {
         .db
         .create_user(
             s.org.id,
-            &gatehouse::store::users::NewUser {
-                username: "dana@contoso.example".into(),
-                email: "dana@contoso.example".into(),
-                first_name: Some("Dana".into()),
-                last_name: Some("Scully".into()),
-                display_name: None,
-                external_id: None,
-                job_title: Some("Agent".into()),
-                language: Default::default(),
-                role: 10,
-                staff_group: None,
-                locations: vec![],
-                status: gatehouse::model::UserStatus::Active,
-                source: gatehouse::model::Source::Directory,
-                directory_object_id: Some("obj-1".into()),
-                password_hash: None,
-            },
+            &crate::harness::directory_user("dana@contoso.example", "dana@contoso.example", "obj-1"),
             gatehouse::clock::now(),
         )
         .await
@@ -403,20 +372,12 @@ async fn re_registering_the_entra_app_does_not_duplicate_users() {
 
     // A new app registration: new client id, so Entra's pairwise `sub` changes.
     register(&s.provider, "client-b", &s.redirect_uri);
-    setup::update(
-        &s.app.db,
-        &s.app.config,
-        &s.org,
-        s.conn,
-        setup::OidcPatch {
-            client_id: Some("client-b".into()),
-            client_secret: Some("secret-of-client-b".into()),
-            ..Default::default()
-        },
-        gatehouse::clock::now(),
-    )
-    .await
-    .expect("patch");
+    s.patch(setup::OidcPatch {
+        client_id: Some("client-b".into()),
+        client_secret: Some("secret-of-client-b".into()),
+        ..Default::default()
+    })
+    .await;
     let a = s.sign_in(&browser(), "alice").await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     let second = s.last_event().await;
@@ -604,23 +565,7 @@ async fn emails_match_only_when_verified_or_from_a_verified_domain() {
         .db
         .create_user(
             s.org.id,
-            &gatehouse::store::users::NewUser {
-                username: "vera.local".into(),
-                email: "vera@contoso.example".into(),
-                first_name: None,
-                last_name: None,
-                display_name: None,
-                external_id: None,
-                job_title: None,
-                language: Default::default(),
-                role: 10,
-                staff_group: None,
-                locations: vec![],
-                status: gatehouse::model::UserStatus::Active,
-                source: gatehouse::model::Source::Local,
-                directory_object_id: None,
-                password_hash: None,
-            },
+            &crate::harness::new_user("vera.local", "vera@contoso.example"),
             gatehouse::clock::now(),
         )
         .await
@@ -630,19 +575,11 @@ async fn emails_match_only_when_verified_or_from_a_verified_domain() {
     s.assert_refused(&a, "email_taken", 1).await;
 
     // The admin vouches for the domain: now it matches.
-    setup::update(
-        &s.app.db,
-        &s.app.config,
-        &s.org,
-        s.conn,
-        setup::OidcPatch {
-            verified_domains: Some(vec!["contoso.example".into()]),
-            ..Default::default()
-        },
-        gatehouse::clock::now(),
-    )
-    .await
-    .expect("patch");
+    s.patch(setup::OidcPatch {
+        verified_domains: Some(vec!["contoso.example".into()]),
+        ..Default::default()
+    })
+    .await;
     let a = s.sign_in(&browser(), "vera").await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     let e = s.last_event().await;
@@ -802,19 +739,11 @@ async fn client_secret_post_authenticates_at_the_token_endpoint() {
     let a = s.sign_in(&browser(), "alice").await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     // A wrong secret is the provider's invalid_client, refused by name.
-    setup::update(
-        &s.app.db,
-        &s.app.config,
-        &s.org,
-        s.conn,
-        setup::OidcPatch {
-            client_secret: Some("wrong".into()),
-            ..Default::default()
-        },
-        gatehouse::clock::now(),
-    )
-    .await
-    .expect("patch");
+    s.patch(setup::OidcPatch {
+        client_secret: Some("wrong".into()),
+        ..Default::default()
+    })
+    .await;
     let a = s.sign_in(&browser(), "alice").await;
     s.assert_refused(&a, "token_error", 1).await;
 }

@@ -10,7 +10,6 @@ use chrono::Duration;
 use gatehouse::model::{Organization, SettingsPatch};
 use gatehouse::saml::config::Options;
 use gatehouse::saml::setup::{self, IdpSource};
-use gatehouse::store::events::EventQuery;
 use reqwest::StatusCode;
 use test_idp::saml::{faults, Algorithm, Encryption, ResponseSpec, Signing, SpRegistration};
 use test_idp::{SamlIdp, User};
@@ -197,33 +196,11 @@ impl Saml {
     }
 
     async fn last_event(&self) -> gatehouse::model::LoginEvent {
-        self.app
-            .db
-            .list_events(
-                self.org.id,
-                &EventQuery {
-                    limit: 1,
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("events")
-            .remove(0)
+        self.app.last_event(&self.org).await
     }
 
     async fn user_count(&self) -> i64 {
-        self.app
-            .db
-            .list_users(
-                self.org.id,
-                &gatehouse::store::users::UserQuery {
-                    limit: 1,
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("users")
-            .total
+        self.app.user_count(&self.org).await
     }
 
     /// Starts SP-initiated sign-in; returns the AuthnRequest id.
@@ -389,23 +366,7 @@ async fn a_directory_user_only_gets_the_role_from_saml() {
         .db
         .create_user(
             s.org.id,
-            &gatehouse::store::users::NewUser {
-                username: "dana@contoso.example".into(),
-                email: "dana@contoso.example".into(),
-                first_name: Some("Dana".into()),
-                last_name: Some("Scully".into()),
-                display_name: None,
-                external_id: None,
-                job_title: Some("Agent".into()),
-                language: Default::default(),
-                role: 10,
-                staff_group: None,
-                locations: vec![],
-                status: gatehouse::model::UserStatus::Active,
-                source: gatehouse::model::Source::Directory,
-                directory_object_id: Some("obj-1".into()),
-                password_hash: None,
-            },
+            &crate::harness::directory_user("dana@contoso.example", "dana@contoso.example", "obj-1"),
             gatehouse::clock::now(),
         )
         .await

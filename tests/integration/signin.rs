@@ -121,21 +121,11 @@ fn refused(o: Outcome) -> (&'static str, String, Uuid) {
 
 async fn directory_user(s: &Setup) -> User {
     let u = NewUser {
-        username: "dana@acme.example".into(),
-        email: "dana@acme.example".into(),
-        first_name: Some("Dana".into()),
-        last_name: Some("Scully".into()),
         display_name: Some("Dana Scully".into()),
-        external_id: None,
-        job_title: Some("Agent".into()),
         language: gatehouse::model::Language::Fr,
-        role: 10,
         staff_group: Some("GRP-1".into()),
         locations: vec!["LOC-1".into()],
-        status: UserStatus::Active,
-        source: Source::Directory,
-        directory_object_id: Some("entra-object-1".into()),
-        password_hash: None,
+        ..crate::harness::directory_user("dana@acme.example", "dana@acme.example", "entra-object-1")
     };
     s.app
         .db

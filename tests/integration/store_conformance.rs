@@ -2,32 +2,10 @@
 //! database (not code) keeps the invariants, times round-trip, single-use
 //! tokens stay single-use under concurrency.
 
-use gatehouse::model::{Source, UserStatus};
 use gatehouse::on_db;
-use gatehouse::store::users::NewUser;
 use gatehouse::store::Error;
 
-use crate::harness::TestApp;
-
-fn new_user(username: &str, email: &str) -> NewUser {
-    NewUser {
-        username: username.into(),
-        email: email.into(),
-        first_name: None,
-        last_name: None,
-        display_name: None,
-        external_id: None,
-        job_title: None,
-        language: Default::default(),
-        role: 10,
-        staff_group: None,
-        locations: vec![],
-        status: UserStatus::Active,
-        source: Source::Local,
-        directory_object_id: None,
-        password_hash: None,
-    }
-}
+use crate::harness::{new_user, TestApp};
 
 #[tokio::test]
 async fn duplicate_username_or_email_differing_in_case_is_refused_by_the_database() {

@@ -1,0 +1,46 @@
+//! What adding or changing any SSO connection can fail with, shared by the
+//! SAML and OIDC setup code so the admin API and CLI map it once.
+
+use crate::store;
+
+/// A setting that cannot be accepted: the field and why (a 422 naming it).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+pub fn bad<T>(field: &'static str, reason: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError::new(field, reason))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    #[error("{0}")]
+    Store(#[from] store::Error),
+    #[error("{0}")]
+    Sealing(#[from] crate::sealed::SealError),
+    #[error("key generation failed: {0}")]
+    Crypto(String),
+}
+
+/// A connection's display name: 1 to 100 characters, trimmed.
+pub fn check_name(name: &str) -> Result<String, ConfigError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return bad("name", "must be 1 to 100 characters");
+    }
+    Ok(name.to_string())
+}
