@@ -374,6 +374,7 @@ pub async fn connection_add_oidc(
         text: vec![
             format!("connection id:         {}", summary.id),
             format!("redirect URI:          {}", summary.redirect_uri),
+            format!("sign-out return URI:   {}", summary.post_logout_redirect_uri),
             format!("login URL:             {}", summary.login_url),
             format!("issuer:                {} ({})", summary.issuer, summary.profile),
         ]

@@ -156,6 +156,28 @@ pub async fn login(
     Ok(Redirect::to(url.as_str()).into_response())
 }
 
+/// Where sign-out should send the browser: the provider's end-session
+/// endpoint (OIDC RP-Initiated Logout 1.0) when it publishes one, so the
+/// person's session there ends too, then back to our sign-in page.
+pub async fn logout_redirect(state: &AppState, sso: &SsoSession, org_slug: &str) -> Option<String> {
+    let l = setup::load(&state.db, &state.config, sso.connection_id).await.ok()?;
+    let metadata = state.providers.get(&l.config.issuer).await.ok()?;
+    let endpoint = metadata.additional_metadata().end_session_endpoint.as_deref()?;
+    let mut url = super::config::check_endpoint("end_session_endpoint", endpoint).ok()?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", &l.config.client_id);
+        q.append_pair(
+            "post_logout_redirect_uri",
+            &state.config.url(&format!("/o/{org_slug}/login")),
+        );
+        if let Some(hint) = &sso.id_token_hint {
+            q.append_pair("id_token_hint", hint);
+        }
+    }
+    Some(url.to_string())
+}
+
 /// The connection's `private_key_jwt` certificate (public), for the admin
 /// to upload at the provider.
 pub async fn certificate(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
@@ -390,6 +412,7 @@ pub async fn callback(
         connection_id: l.record.id,
         name_id: subject,
         name_id_format: None,
+        id_token_hint: Some(id_token.to_string()),
     };
     sso::finish(&state, &session, &org, outcome, sso_session, pending.return_to).await
 }

@@ -91,6 +91,9 @@ pub struct OidcSummary {
     pub clock_skew_seconds: i64,
     pub attribute_overrides: BTreeMap<String, String>,
     pub redirect_uri: String,
+    /// Where the provider returns the browser after sign-out; register it
+    /// as a front-channel/post-logout redirect URI.
+    pub post_logout_redirect_uri: String,
     pub login_url: String,
 }
 
@@ -135,6 +138,7 @@ pub fn summary(
         clock_skew_seconds: c.clock_skew_seconds,
         attribute_overrides: c.attribute_overrides.clone(),
         redirect_uri: cfg.url(&redirect_path(record_id)),
+        post_logout_redirect_uri: cfg.url(&format!("/o/{}/login", org.slug)),
         login_url: cfg.url(&crate::saml::sp::login_path(&org.slug, record_id)),
     }
 }

@@ -260,6 +260,7 @@ pub async fn acs(
         connection_id: l.record.id,
         name_id: assertion.name_id,
         name_id_format: assertion.name_id_format,
+        id_token_hint: None,
     };
     sso::finish(&state, &session, &org, outcome, sso_session, return_to).await
 }

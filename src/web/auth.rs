@@ -160,9 +160,16 @@ pub async fn logout(
     let org = org(&state, &slug).await?;
     let sso = session::sso(&session).await?;
     session::end(&session).await?;
-    // SP-initiated single logout when the IdP publishes an endpoint.
+    // Single logout when the IdP publishes an endpoint: a SAML
+    // LogoutRequest, or OIDC RP-initiated logout.
     if let Some(sso) = sso {
-        if let Some(url) = crate::saml::routes::logout_redirect(&state, &sso).await {
+        let kind = state.db.connection(sso.connection_id).await.map(|c| c.kind).ok();
+        let url = match kind.as_deref() {
+            Some("saml") => crate::saml::routes::logout_redirect(&state, &sso).await,
+            Some("oidc") => crate::oidc::routes::logout_redirect(&state, &sso, &org.slug).await,
+            _ => None,
+        };
+        if let Some(url) = url {
             return Ok(Redirect::to(&url).into_response());
         }
     }

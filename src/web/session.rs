@@ -107,8 +107,13 @@ const SSO_KEY: &str = "sso";
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SsoSession {
     pub connection_id: Uuid,
+    /// SAML: the NameID; OIDC: the identity-link subject.
     pub name_id: String,
     pub name_id_format: Option<String>,
+    /// OIDC: the ID token, sent back as `id_token_hint` at sign-out so the
+    /// provider knows whose session to end without asking. Server-side only.
+    #[serde(default)]
+    pub id_token_hint: Option<String>,
 }
 
 pub async fn begin_sso(session: &Session, org_id: Uuid, user_id: Uuid, sso: &SsoSession) -> Result<(), Error> {

@@ -793,3 +793,33 @@ async fn private_key_jwt_authenticates_with_the_connections_certificate() {
         .as_str()
         .is_some_and(|d| d.starts_with("invalid_client")));
 }
+
+#[tokio::test]
+async fn sign_out_ends_the_provider_session_too() {
+    let s = oidc_setup(jit()).await;
+    let client = browser();
+    assert_eq!(s.sign_in(&client, "alice").await.status, StatusCode::SEE_OTHER);
+    let token = crate::harness::session_csrf(&s.app, &client, "acme").await;
+    let out = client
+        .post(s.app.url("/o/acme/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let location = crate::harness::location(&out).expect("location");
+    assert!(location.starts_with(&s.provider.end_session_url()), "{location}");
+    let url = url::Url::parse(&location).expect("url");
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.to_string());
+    assert_eq!(param("client_id").as_deref(), Some("client-a"));
+    assert_eq!(param("post_logout_redirect_uri"), Some(s.app.url("/o/acme/login")));
+    assert_eq!(param("id_token_hint").map(|t| t.split('.').count()), Some(3));
+    // The provider sends the browser back to our sign-in page.
+    let back = client.get(&location).send().await.expect("end session");
+    assert_eq!(crate::harness::location(&back), Some(s.app.url("/o/acme/login")));
+    assert_eq!(
+        client.get(s.app.url("/o/acme/")).send().await.expect("home").status(),
+        StatusCode::SEE_OTHER,
+        "signed out locally"
+    );
+}

@@ -140,6 +140,9 @@ impl OidcProvider {
     pub fn jwks_url(&self) -> String {
         format!("{}/{}/discovery/v2.0/keys", self.base_url, self.tenant)
     }
+    pub fn end_session_url(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/logout", self.base_url, self.tenant)
+    }
     pub fn userinfo_url(&self) -> String {
         format!("{}/oidc/userinfo", self.base_url)
     }
@@ -187,6 +190,7 @@ impl OidcProvider {
             "token_endpoint": self.token_url(),
             "jwks_uri": self.jwks_url(),
             "userinfo_endpoint": self.userinfo_url(),
+            "end_session_endpoint": self.end_session_url(),
             "response_types_supported": ["code"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],

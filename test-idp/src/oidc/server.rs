@@ -20,6 +20,7 @@ pub fn router(p: OidcProvider) -> Router {
         .route(&format!("/{t}/oauth2/v2.0/authorize"), get(authorize).post(login))
         .route(&format!("/{t}/oauth2/v2.0/token"), post(token))
         .route(&format!("/{t}/discovery/v2.0/keys"), get(jwks))
+        .route(&format!("/{t}/oauth2/v2.0/logout"), get(end_session))
         .route("/oidc/userinfo", get(userinfo))
         .with_state(p)
 }
@@ -310,4 +311,32 @@ async fn userinfo(State(p): State<OidcProvider>, headers: HeaderMap) -> Response
     };
     claims.insert("sub".into(), json!(sub));
     Json(serde_json::Value::Object(claims)).into_response()
+}
+
+#[derive(Deserialize)]
+struct EndSession {
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+}
+
+/// RP-initiated logout. Like Entra, the return address must belong to the
+/// client (here: the origin of one of its redirect URIs).
+async fn end_session(State(p): State<OidcProvider>, Query(q): Query<EndSession>) -> Response {
+    let Some(client) = q.client_id.as_deref().and_then(|id| p.client(id)) else {
+        return bad("unknown client_id");
+    };
+    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+    match q.post_logout_redirect_uri {
+        Some(back) => {
+            let allowed = client
+                .redirect_uris
+                .iter()
+                .any(|r| origin(r).is_some() && origin(r) == origin(&back));
+            if !allowed {
+                return bad("post_logout_redirect_uri is not registered for this client");
+            }
+            Redirect::to(&back).into_response()
+        }
+        None => Html("<!doctype html><html><body><h1>test-idp: signed out</h1></body></html>").into_response(),
+    }
 }
