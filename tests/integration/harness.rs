@@ -389,3 +389,17 @@ pub fn location(resp: &reqwest::Response) -> Option<String> {
 pub async fn page_text(client: &reqwest::Client, url: &str) -> String {
     client.get(url).send().await.expect("page").text().await.expect("html")
 }
+
+/// Signs the browser's session out (the page's form, with its CSRF token);
+/// returns where the server sends the browser next.
+pub async fn sign_out(app: &TestApp, client: &reqwest::Client, slug: &str) -> String {
+    let token = session_csrf(app, client, slug).await;
+    let out = client
+        .post(app.url(&format!("/o/{slug}/logout")))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(out.status(), reqwest::StatusCode::SEE_OTHER);
+    location(&out).expect("location")
+}

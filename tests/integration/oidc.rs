@@ -799,15 +799,7 @@ async fn sign_out_ends_the_provider_session_too() {
     let s = oidc_setup(jit()).await;
     let client = browser();
     assert_eq!(s.sign_in(&client, "alice").await.status, StatusCode::SEE_OTHER);
-    let token = crate::harness::session_csrf(&s.app, &client, "acme").await;
-    let out = client
-        .post(s.app.url("/o/acme/logout"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .expect("logout");
-    assert_eq!(out.status(), StatusCode::SEE_OTHER);
-    let location = crate::harness::location(&out).expect("location");
+    let location = crate::harness::sign_out(&s.app, &client, "acme").await;
     assert!(location.starts_with(&s.provider.end_session_url()), "{location}");
     let url = url::Url::parse(&location).expect("url");
     let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.to_string());

@@ -941,15 +941,7 @@ async fn sign_out_sends_a_logout_request_to_the_idp() {
         .post(&client, &STANDARD.encode(s.idp.idp.response(&s.spec("alice"))), None)
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let token = crate::harness::session_csrf(&s.app, &client, "acme").await;
-    let out = client
-        .post(s.app.url("/o/acme/logout"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .expect("logout");
-    assert_eq!(out.status(), StatusCode::SEE_OTHER);
-    let location = out.headers()["location"].to_str().expect("location");
+    let location = crate::harness::sign_out(&s.app, &client, "acme").await;
     assert!(
         location.starts_with(&s.idp.idp.slo_url()) && location.contains("SAMLRequest="),
         "{location}"
