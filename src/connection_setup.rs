@@ -1,7 +1,10 @@
 //! What adding or changing any SSO connection can fail with, shared by the
 //! SAML and OIDC setup code so the admin API and CLI map it once.
 
-use crate::store;
+use uuid::Uuid;
+
+use crate::store::connections::ConnectionRecord;
+use crate::store::{self, Db};
 
 /// A setting that cannot be accepted: the field and why (a 422 naming it).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +37,28 @@ pub enum SetupError {
     Sealing(#[from] crate::sealed::SealError),
     #[error("key generation failed: {0}")]
     Crypto(String),
+}
+
+/// Why a stored connection cannot serve a request.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("no such connection")]
+    NotFound,
+    /// Stored but unusable (a config that no longer parses, a secret the
+    /// key cannot open): an operator's problem, never the visitor's.
+    #[error("connection {id}: {reason}")]
+    Broken { id: Uuid, reason: String },
+    #[error(transparent)]
+    Store(store::Error),
+}
+
+/// A connection's row, when it exists and is of `kind`.
+pub async fn record_of_kind(db: &Db, id: Uuid, kind: &str) -> Result<ConnectionRecord, LoadError> {
+    match db.connection(id).await {
+        Ok(r) if r.kind == kind => Ok(r),
+        Ok(_) | Err(store::Error::NotFound) => Err(LoadError::NotFound),
+        Err(e) => Err(LoadError::Store(e)),
+    }
 }
 
 /// A connection's display name: 1 to 100 characters, trimmed.

@@ -68,7 +68,6 @@ pub struct Providers {
     http: reqwest::Client,
     refetch_interval: Duration,
     entries: Mutex<HashMap<String, Entry>>,
-    jwks_fetches: std::sync::atomic::AtomicU64,
 }
 
 /// An HTTP client for talking to providers: bounded in time, and never
@@ -88,7 +87,6 @@ impl Providers {
             http: http_client(),
             refetch_interval,
             entries: Mutex::new(HashMap::new()),
-            jwks_fetches: Default::default(),
         }
     }
 
@@ -98,11 +96,6 @@ impl Providers {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// JWKS refetches since start (for metrics and tests).
-    pub fn jwks_refetches(&self) -> u64 {
-        self.jwks_fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The issuer's metadata and keys, from cache when fresh.
@@ -149,14 +142,11 @@ impl Providers {
         let Some(current) = claimed else {
             return self.get(issuer).await.map(Refetch::Fetched);
         };
-        self.jwks_fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         metrics::counter!("gatehouse_oidc_jwks_refetches_total").increment(1);
         let jwks = Jwks::fetch_async(current.jwks_uri(), &self.http)
             .await
             .map_err(|e| format!("fetching JWKS: {}", describe(&e)))?;
-        let mut metadata = (*current).clone();
-        metadata = metadata.set_jwks(jwks);
-        let metadata = Arc::new(metadata);
+        let metadata = Arc::new((*current).clone().set_jwks(jwks));
         if let Some(entry) = self.lock().get_mut(issuer) {
             entry.metadata = metadata.clone();
         }

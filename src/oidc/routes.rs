@@ -22,7 +22,7 @@ use super::client_assertion;
 use super::config::ClientAuth;
 use super::identity;
 use super::provider::{Metadata, Refetch};
-use super::setup::{self, LoadError, LoadedOidc};
+use super::setup::{self, LoadedOidc};
 use super::token::{self, Expected, Verdict};
 use super::Refused;
 use crate::app::AppState;
@@ -72,12 +72,7 @@ fn relying_party(state: &AppState, l: &LoadedOidc, metadata: &Metadata) -> Resul
 }
 
 fn loaded(state: &AppState, record: ConnectionRecord) -> Result<LoadedOidc, Error> {
-    let id = record.id;
-    setup::load_record(&state.config, record).map_err(|e| match e {
-        LoadError::NotFound => Error::NotFound,
-        LoadError::Store(e) => e.into(),
-        LoadError::Broken(e) => Error::internal(format!("connection {id}: {e}")),
-    })
+    Ok(setup::load_record(&state.config, record)?)
 }
 
 /// Refuses with a login event; the page shows `message` or a generic text.
@@ -159,8 +154,13 @@ pub async fn login(
 /// Where sign-out should send the browser: the provider's end-session
 /// endpoint (OIDC RP-Initiated Logout 1.0) when it publishes one, so the
 /// person's session there ends too, then back to our sign-in page.
-pub async fn logout_redirect(state: &AppState, sso: &SsoSession, org_slug: &str) -> Option<String> {
-    let l = setup::load(&state.db, &state.config, sso.connection_id).await.ok()?;
+pub async fn logout_redirect(
+    state: &AppState,
+    record: ConnectionRecord,
+    sso: &SsoSession,
+    org_slug: &str,
+) -> Option<String> {
+    let l = setup::load_record(&state.config, record).ok()?;
     let metadata = state.providers.get(&l.config.issuer).await.ok()?;
     let endpoint = metadata.additional_metadata().end_session_endpoint.as_deref()?;
     let mut url = super::config::check_endpoint("end_session_endpoint", endpoint).ok()?;
@@ -182,11 +182,7 @@ pub async fn logout_redirect(state: &AppState, sso: &SsoSession, org_slug: &str)
 /// to upload at the provider.
 pub async fn certificate(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
     let id = Uuid::try_parse(&id).map_err(|_| Error::NotFound)?;
-    let record = match state.db.connection(id).await {
-        Ok(r) => r,
-        Err(crate::store::Error::NotFound) => return Err(Error::NotFound),
-        Err(e) => return Err(e.into()),
-    };
+    let record = crate::connection_setup::record_of_kind(&state.db, id, setup::KIND).await?;
     let pem = setup::parse(&record)
         .and_then(|c| c.client_certificate)
         .ok_or(Error::NotFound)?;
@@ -246,11 +242,12 @@ pub async fn callback(
     client: ClientIp,
 ) -> Result<Response, PageError> {
     let id = Uuid::try_parse(&id).map_err(|_| Error::NotFound)?;
-    let record = match state.db.connection(id).await {
-        Ok(r) if r.enabled => r,
-        Ok(_) | Err(crate::store::Error::NotFound) => return Err(Error::NotFound.into()),
-        Err(e) => return Err(e.into()),
-    };
+    let record = crate::connection_setup::record_of_kind(&state.db, id, setup::KIND)
+        .await
+        .map_err(Error::from)?;
+    if !record.enabled {
+        return Err(Error::NotFound.into());
+    }
     let l = loaded(&state, record)?;
     let now = crate::clock::now();
 

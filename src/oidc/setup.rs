@@ -143,10 +143,6 @@ pub fn summary(
     }
 }
 
-fn bad(field: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::new(field, reason)
-}
-
 fn auth_method(a: ClientAuth) -> CoreClientAuthMethod {
     match a {
         ClientAuth::ClientSecretBasic => CoreClientAuthMethod::ClientSecretBasic,
@@ -164,12 +160,12 @@ fn set_credentials(cfg: &Config, c: &mut OidcConfig, auth: ClientAuth, secret: O
         match secret {
             Some(s) => c.client_secret_sealed = Some(sealing.seal(config::check_client_secret(s)?.as_bytes())?),
             None if c.client_secret_sealed.is_some() => {}
-            None => return Err(bad("client_secret", format!("required with {}", auth.as_str())).into()),
+            None => return Err(ConfigError::new("client_secret", format!("required with {}", auth.as_str())).into()),
         }
         return Ok(());
     }
     if secret.is_some() {
-        return Err(bad("client_secret", "private_key_jwt uses a key pair, not a secret").into());
+        return Err(ConfigError::new("client_secret", "private_key_jwt uses a key pair, not a secret").into());
     }
     if c.client_key_sealed.is_none() {
         let host = cfg.base_url.host_str().unwrap_or("gatehouse");
@@ -188,30 +184,30 @@ fn set_credentials(cfg: &Config, c: &mut OidcConfig, auth: ClientAuth, secret: O
 /// Whether the provider's discovery document supports this configuration.
 pub fn check_metadata(m: &Metadata, c: &OidcConfig) -> Result<(), ConfigError> {
     config::check_endpoint("issuer", m.authorization_endpoint().as_str())
-        .map_err(|e| bad("issuer", format!("authorization_endpoint: {}", e.reason)))?;
+        .map_err(|e| ConfigError::new("issuer", format!("authorization_endpoint: {}", e.reason)))?;
     let token = m
         .token_endpoint()
-        .ok_or_else(|| bad("issuer", "the discovery document has no token_endpoint"))?;
+        .ok_or_else(|| ConfigError::new("issuer", "the discovery document has no token_endpoint"))?;
     config::check_endpoint("issuer", token.as_str())
-        .map_err(|e| bad("issuer", format!("token_endpoint: {}", e.reason)))?;
+        .map_err(|e| ConfigError::new("issuer", format!("token_endpoint: {}", e.reason)))?;
     config::check_endpoint("issuer", m.jwks_uri().as_str())
-        .map_err(|e| bad("issuer", format!("jwks_uri: {}", e.reason)))?;
+        .map_err(|e| ConfigError::new("issuer", format!("jwks_uri: {}", e.reason)))?;
     let code = ResponseTypes::new(vec![CoreResponseType::Code]);
     if !m.response_types_supported().contains(&code) {
-        return Err(bad(
+        return Err(ConfigError::new(
             "issuer",
             "the provider does not support the authorization code flow",
         ));
     }
     if token::allowed_algs(m.id_token_signing_alg_values_supported()).is_empty() {
-        return Err(bad(
+        return Err(ConfigError::new(
             "issuer",
             "the provider signs ID tokens only with algorithms Gatehouse refuses (none or HMAC)",
         ));
     }
     if let Some(methods) = m.token_endpoint_auth_methods_supported() {
         if !methods.contains(&auth_method(c.client_auth)) {
-            return Err(bad(
+            return Err(ConfigError::new(
                 "client_auth",
                 format!("the provider does not accept {}", c.client_auth.as_str()),
             ));
@@ -220,7 +216,7 @@ pub fn check_metadata(m: &Metadata, c: &OidcConfig) -> Result<(), ConfigError> {
     if c.userinfo {
         let url = m
             .userinfo_endpoint()
-            .ok_or_else(|| bad("userinfo", "the provider has no userinfo endpoint"))?;
+            .ok_or_else(|| ConfigError::new("userinfo", "the provider has no userinfo endpoint"))?;
         config::check_endpoint("userinfo", url.as_str())?;
     }
     Ok(())
@@ -229,7 +225,7 @@ pub fn check_metadata(m: &Metadata, c: &OidcConfig) -> Result<(), ConfigError> {
 async fn discover_checked(c: &OidcConfig) -> Result<Metadata, ConfigError> {
     let metadata = provider::discover(&provider::http_client(), &c.issuer)
         .await
-        .map_err(|reason| bad("issuer", reason))?;
+        .map_err(|reason| ConfigError::new("issuer", reason))?;
     check_metadata(&metadata, c)?;
     Ok(metadata)
 }
@@ -237,9 +233,8 @@ async fn discover_checked(c: &OidcConfig) -> Result<Metadata, ConfigError> {
 fn client_auth(text: Option<&str>, current: ClientAuth) -> Result<ClientAuth, ConfigError> {
     match text {
         None => Ok(current),
-        Some(t) => {
-            ClientAuth::parse(t).ok_or_else(|| bad("client_auth", "must be client_secret_basic or client_secret_post"))
-        }
+        Some(t) => ClientAuth::parse(t)
+            .ok_or_else(|| ConfigError::new("client_auth", "must be client_secret_basic or client_secret_post")),
     }
 }
 
@@ -270,12 +265,11 @@ pub async fn create(
         attribute_overrides: new.attribute_overrides,
     };
     set_credentials(cfg, &mut c, auth, new.client_secret.as_deref())?;
+    let metadata = discover_checked(&c).await?;
     if new.userinfo.is_none() && profile == Profile::Generic {
-        // Default on when the provider has the endpoint; decided after discovery.
-        let m = discover_checked(&c).await?;
-        c.userinfo = m.userinfo_endpoint().is_some();
-    } else {
-        discover_checked(&c).await?;
+        // Default on for generic providers that have the endpoint.
+        c.userinfo = metadata.userinfo_endpoint().is_some();
+        check_metadata(&metadata, &c)?;
     }
     let value = serde_json::to_value(&c).map_err(|e| store::Error::Corrupt(e.to_string()))?;
     let id = db.insert_connection(org.id, KIND, &name, &value, now).await?;
@@ -337,15 +331,7 @@ pub struct LoadedOidc {
     pub client_key: Option<PKey<Private>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("no such OIDC connection")]
-    NotFound,
-    #[error("{0}")]
-    Broken(String),
-    #[error(transparent)]
-    Store(store::Error),
-}
+pub use crate::connection_setup::LoadError;
 
 pub fn parse(record: &ConnectionRecord) -> Option<OidcConfig> {
     (record.kind == KIND)
@@ -357,32 +343,30 @@ pub fn load_record(cfg: &Config, record: ConnectionRecord) -> Result<LoadedOidc,
     if record.kind != KIND {
         return Err(LoadError::NotFound);
     }
+    let broken = |reason: String| LoadError::Broken { id: record.id, reason };
     let config: OidcConfig =
-        serde_json::from_value(record.config.clone()).map_err(|e| LoadError::Broken(format!("stored config: {e}")))?;
+        serde_json::from_value(record.config.clone()).map_err(|e| broken(format!("stored config: {e}")))?;
     let sealing = cfg
         .sealing_key()
-        .ok_or_else(|| LoadError::Broken(crate::sealed::SealError::NoKey.to_string()))?;
+        .ok_or_else(|| broken(crate::sealed::SealError::NoKey.to_string()))?;
     let open = |sealed: &Option<String>, what: &str| -> Result<Option<Vec<u8>>, LoadError> {
         sealed
             .as_deref()
-            .map(|s| sealing.open(s).map_err(|e| LoadError::Broken(format!("{what}: {e}"))))
+            .map(|s| sealing.open(s).map_err(|e| broken(format!("{what}: {e}"))))
             .transpose()
     };
     let client_secret = open(&config.client_secret_sealed, "client secret")?
-        .map(|b| String::from_utf8(b).map_err(|_| LoadError::Broken("client secret is not UTF-8".into())))
+        .map(|b| String::from_utf8(b).map_err(|_| broken("client secret is not UTF-8".into())))
         .transpose()?;
     let client_key = open(&config.client_key_sealed, "client key")?
-        .map(|pem| PKey::private_key_from_pem(&pem).map_err(|e| LoadError::Broken(format!("client key: {e}"))))
+        .map(|pem| PKey::private_key_from_pem(&pem).map_err(|e| broken(format!("client key: {e}"))))
         .transpose()?;
     let ready = match config.client_auth {
         ClientAuth::PrivateKeyJwt => client_key.is_some() && config.client_certificate.is_some(),
         _ => client_secret.is_some(),
     };
     if !ready {
-        return Err(LoadError::Broken(format!(
-            "no credential for {}",
-            config.client_auth.as_str()
-        )));
+        return Err(broken(format!("no credential for {}", config.client_auth.as_str())));
     }
     Ok(LoadedOidc {
         record,
@@ -393,9 +377,5 @@ pub fn load_record(cfg: &Config, record: ConnectionRecord) -> Result<LoadedOidc,
 }
 
 pub async fn load(db: &Db, cfg: &Config, id: Uuid) -> Result<LoadedOidc, LoadError> {
-    match db.connection(id).await {
-        Ok(r) => load_record(cfg, r),
-        Err(store::Error::NotFound) => Err(LoadError::NotFound),
-        Err(e) => Err(LoadError::Store(e)),
-    }
+    load_record(cfg, crate::connection_setup::record_of_kind(db, id, KIND).await?)
 }

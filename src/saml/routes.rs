@@ -14,13 +14,14 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::setup::{self, LoadError, LoadedSaml};
+use super::setup::{self, LoadedSaml};
 use super::sp;
 use super::verify::{self, IdpTrust, SpEndpoint};
 use crate::app::AppState;
 use crate::model::{LoginMethod, Organization};
 use crate::rules::claims::Protocol;
 use crate::signin::{self, ConnectionPolicy, VerifiedIdentity};
+use crate::store::connections::ConnectionRecord;
 use crate::web::client::ClientIp;
 use crate::web::error::{Error, PageError};
 use crate::web::redirect::safe_return_path;
@@ -34,12 +35,7 @@ pub const MAX_RESPONSE_BYTES: usize = 192 * 1024;
 
 async fn loaded(state: &AppState, id: &str) -> Result<LoadedSaml, Error> {
     let id = Uuid::try_parse(id).map_err(|_| Error::NotFound)?;
-    match setup::load(&state.db, &state.config, id).await {
-        Ok(l) => Ok(l),
-        Err(LoadError::NotFound) => Err(Error::NotFound),
-        Err(LoadError::Store(e)) => Err(e.into()),
-        Err(LoadError::Broken(e)) => Err(Error::internal(format!("connection {id}: {e}"))),
-    }
+    Ok(setup::load(&state.db, &state.config, id).await?)
 }
 
 pub async fn metadata(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
@@ -62,10 +58,10 @@ pub async fn metadata(State(state): State<AppState>, Path(id): Path<String>) -> 
 pub async fn login(
     state: &AppState,
     org: &Organization,
-    id: Uuid,
+    record: ConnectionRecord,
     return_to: Option<&str>,
 ) -> Result<Response, PageError> {
-    let l = loaded(state, &id.to_string()).await?;
+    let l = setup::load_record(&state.config, record).map_err(Error::from)?;
     let now = crate::clock::now();
     let request_id = sp::new_request_id();
     let return_to = return_to.and_then(safe_return_path);
@@ -286,8 +282,8 @@ pub async fn slo(
 
 /// Where sign-out should send the browser: the IdP's SLO endpoint with a
 /// LogoutRequest when the session came from a SAML connection that has one.
-pub async fn logout_redirect(state: &AppState, sso: &SsoSession) -> Option<String> {
-    let l = setup::load(&state.db, &state.config, sso.connection_id).await.ok()?;
+pub fn logout_redirect(state: &AppState, record: ConnectionRecord, sso: &SsoSession) -> Option<String> {
+    let l = setup::load_record(&state.config, record).ok()?;
     let slo_url = l.config.idp.slo_url.clone()?;
     let xml = sp::logout_request_xml(
         &sp::new_request_id(),

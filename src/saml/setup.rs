@@ -202,34 +202,26 @@ pub struct LoadedSaml {
     pub urls: SpUrls,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("no such SAML connection")]
-    NotFound,
-    #[error("{0}")]
-    Broken(String),
-    #[error(transparent)]
-    Store(store::Error),
-}
+pub use crate::connection_setup::LoadError;
 
 pub async fn load(db: &Db, cfg: &Config, id: Uuid) -> Result<LoadedSaml, LoadError> {
-    let record = match db.connection(id).await {
-        Ok(r) if r.kind == "saml" => r,
-        Ok(_) | Err(store::Error::NotFound) => return Err(LoadError::NotFound),
-        Err(e) => return Err(LoadError::Store(e)),
-    };
+    load_record(cfg, crate::connection_setup::record_of_kind(db, id, "saml").await?)
+}
+
+/// Builds a SAML connection from its row (already read by the caller).
+pub fn load_record(cfg: &Config, record: ConnectionRecord) -> Result<LoadedSaml, LoadError> {
+    if record.kind != "saml" {
+        return Err(LoadError::NotFound);
+    }
+    let broken = |reason: String| LoadError::Broken { id: record.id, reason };
     let config: SamlConfig =
-        serde_json::from_value(record.config.clone()).map_err(|e| LoadError::Broken(format!("stored config: {e}")))?;
-    let certificates = config
-        .certificates_der()
-        .map_err(|e| LoadError::Broken(e.to_string()))?;
+        serde_json::from_value(record.config.clone()).map_err(|e| broken(format!("stored config: {e}")))?;
+    let certificates = config.certificates_der().map_err(|e| broken(e.to_string()))?;
     let sealing = cfg
         .sealing_key()
-        .ok_or_else(|| LoadError::Broken(crate::sealed::SealError::NoKey.to_string()))?;
-    let pem = sealing
-        .open(&config.sp_key_sealed)
-        .map_err(|e| LoadError::Broken(e.to_string()))?;
-    let sp_key = PKey::private_key_from_pem(&pem).map_err(|e| LoadError::Broken(format!("SP key: {e}")))?;
+        .ok_or_else(|| broken(crate::sealed::SealError::NoKey.to_string()))?;
+    let pem = sealing.open(&config.sp_key_sealed).map_err(|e| broken(e.to_string()))?;
+    let sp_key = PKey::private_key_from_pem(&pem).map_err(|e| broken(format!("SP key: {e}")))?;
     let urls = SpUrls::new(cfg, record.id);
     Ok(LoadedSaml {
         record,

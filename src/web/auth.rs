@@ -163,13 +163,7 @@ pub async fn logout(
     // Single logout when the IdP publishes an endpoint: a SAML
     // LogoutRequest, or OIDC RP-initiated logout.
     if let Some(sso) = sso {
-        let kind = state.db.connection(sso.connection_id).await.map(|c| c.kind).ok();
-        let url = match kind.as_deref() {
-            Some("saml") => crate::saml::routes::logout_redirect(&state, &sso).await,
-            Some("oidc") => crate::oidc::routes::logout_redirect(&state, &sso, &org.slug).await,
-            _ => None,
-        };
-        if let Some(url) = url {
+        if let Some(url) = crate::web::sso::logout_redirect(&state, &sso, &org).await {
             return Ok(Redirect::to(&url).into_response());
         }
     }

@@ -130,6 +130,17 @@ impl IntoResponse for Error {
     }
 }
 
+impl From<crate::connection_setup::LoadError> for Error {
+    fn from(e: crate::connection_setup::LoadError) -> Error {
+        use crate::connection_setup::LoadError;
+        match e {
+            LoadError::NotFound => Error::NotFound,
+            LoadError::Store(e) => e.into(),
+            broken @ LoadError::Broken { .. } => Error::internal(broken),
+        }
+    }
+}
+
 /// HTML for pages: the same errors, rendered for a person.
 #[derive(Debug)]
 pub struct PageError(pub Error);

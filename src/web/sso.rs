@@ -42,9 +42,21 @@ pub async fn login(
         Err(e) => return Err(e.into()),
     };
     match record.kind.as_str() {
-        "saml" => crate::saml::routes::login(&state, &org, record.id, q.return_to.as_deref()).await,
+        "saml" => crate::saml::routes::login(&state, &org, record, q.return_to.as_deref()).await,
         "oidc" => crate::oidc::routes::login(&state, record, q.return_to.as_deref(), &session, &client).await,
         _ => Err(Error::NotFound.into()),
+    }
+}
+
+/// Where sign-out should send the browser after the local session ended:
+/// the IdP's logout endpoint when the session came from a connection whose
+/// IdP has one (SAML single logout, OIDC RP-initiated logout).
+pub async fn logout_redirect(state: &AppState, sso: &SsoSession, org: &Organization) -> Option<String> {
+    let record = state.db.connection(sso.connection_id).await.ok()?;
+    match record.kind.as_str() {
+        "saml" => crate::saml::routes::logout_redirect(state, record, sso),
+        "oidc" => crate::oidc::routes::logout_redirect(state, record, sso, &org.slug).await,
+        _ => None,
     }
 }
 
@@ -77,10 +89,7 @@ pub async fn record_refusal(
     reason: &str,
     detail: String,
 ) -> Result<Uuid, Error> {
-    let protocol = match method {
-        LoginMethod::Saml => "saml",
-        _ => "oidc",
-    };
+    let protocol = method.as_str();
     let event = NewEvent {
         org_id,
         connection_id: Some(connection_id),
